@@ -1,0 +1,245 @@
+"""Registries of named components, with provenance and helpful errors."""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+import attrs
+
+from ebmcore._bases import (
+    ComponentConfig,
+    DatasetConfig,
+    EnergyConfig,
+    InitializerConfig,
+    ObjectiveConfig,
+    SamplerConfig,
+)
+
+__all__ = [
+    "ROLES",
+    "Component",
+    "ComponentRegistry",
+    "DuplicateComponentError",
+    "Provenance",
+    "Recipe",
+    "RecipeRegistry",
+    "Registries",
+    "UnknownComponentError",
+]
+
+#: role name -> config marker base. Order is the build order.
+ROLES: dict[str, type[ComponentConfig]] = {
+    "dataset": DatasetConfig,
+    "energy": EnergyConfig,
+    "initializer": InitializerConfig,
+    "sampler": SamplerConfig,
+    "objective": ObjectiveConfig,
+}
+
+
+@attrs.frozen
+class Provenance:
+    """Which plugin (and distribution, version) provided a component."""
+
+    plugin: str = "<python>"
+    distribution: str | None = None
+    version: str | None = None
+
+    def __str__(self) -> str:
+        if self.distribution:
+            return f"{self.plugin} ({self.distribution} {self.version})"
+        return self.plugin
+
+
+@attrs.frozen
+class Component:
+    """A registered component: name, config class, factory ``(cfg, ctx) -> module``, summary, provenance."""
+
+    role: str
+    name: str
+    config_cls: type[ComponentConfig]
+    factory: Callable[..., Any]
+    summary: str
+    provenance: Provenance
+    example: ComponentConfig | None = None
+    event_shape: tuple[int, ...] | None = None
+
+    def example_config(self) -> ComponentConfig:
+        """A valid config for contract tests: the registered example, else the class defaults."""
+        return self.example if self.example is not None else self.config_cls()
+
+
+@attrs.frozen
+class Recipe:
+    """A named, ready-to-run run config (a plain mapping) shipped by a plugin."""
+
+    name: str
+    config: Mapping[str, Any]
+    summary: str
+    provenance: Provenance
+
+
+class UnknownComponentError(LookupError):
+    """An unknown name: says what was asked, suggests a close match, lists what exists."""
+
+    def __init__(self, role: str, name: object, available: list[str]) -> None:
+        self.role, self.name, self.available = role, name, available
+        close = difflib.get_close_matches(str(name), available, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        super().__init__(
+            f"unknown {role} {name!r}{hint}; available: {available}. "
+            "Run `ebm plugins` to see installed plugins; is the plugin installed in this environment?"
+        )
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class DuplicateComponentError(ValueError):
+    """Two plugins registered the same name (or the same config class)."""
+
+
+class _BaseRegistry:
+    role: str
+
+    def __init__(self, role: str) -> None:
+        self.role = role
+        self._items: dict[str, Any] = {}
+        self._provenance = Provenance()
+
+    # --- provenance stamping: the loader hands each plugin its own view ---------------------------
+    def view(self, provenance: Provenance) -> _BaseRegistry:
+        """A view that adds to this registry, stamping every addition with ``provenance``."""
+        other = object.__new__(type(self))
+        other.__dict__.update(self.__dict__)
+        other._provenance = provenance
+        return other
+
+    def _check_new(self, name: str) -> None:
+        if not isinstance(name, str) or not name or name != name.strip():
+            raise ValueError(f"{self.role} name must be a non-empty string, got {name!r}")
+        if name in self._items:
+            first = self._items[name].provenance
+            raise DuplicateComponentError(
+                f"{self.role} {name!r} is registered twice: by {first} and by {self._provenance}"
+            )
+
+    # --- lookup -------------------------------------------------------------------------------------
+    def get(self, name: str) -> Any:
+        try:
+            return self._items[name]
+        except (KeyError, TypeError):
+            raise UnknownComponentError(self.role, name, self.names()) from None
+
+    def names(self, pattern: str = "*") -> list[str]:
+        return sorted(n for n in self._items if fnmatch.fnmatchcase(n, pattern))
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._items
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._items[n] for n in self.names())
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+class ComponentRegistry(_BaseRegistry):
+    """Components of one role (energy, sampler, objective, initializer, dataset)."""
+
+    def __init__(self, role: str) -> None:
+        super().__init__(role)
+        self._by_config: dict[type, Component] = {}
+
+    def add(
+        self,
+        name: str,
+        config_cls: type[ComponentConfig],
+        factory: Callable[..., Any],
+        *,
+        summary: str = "",
+        example: ComponentConfig | None = None,
+        event_shape: tuple[int, ...] | None = None,
+    ) -> None:
+        """Register ``name`` with its attrs config class and its factory ``(cfg, ctx) -> module``.
+
+        Arguments:
+            name: the key users write as ``name`` in configs (short, lowercase).
+            config_cls: frozen attrs class deriving from the role's config base.
+            factory: ``factory(cfg, ctx: BuildContext)`` (datasets: ``factory(cfg, seed)``).
+            summary: one line for ``ebm plugins``.
+            example: a valid config for the contract tests when the class defaults are not one.
+            event_shape: the sample shape the contract tests use (default ``(2,)``), e.g. ``(1, 8, 8)``
+                for an image-only component.
+        """
+        self._check_new(name)
+        base = ROLES[self.role]
+        if not (isinstance(config_cls, type) and issubclass(config_cls, base) and attrs.has(config_cls)):
+            raise TypeError(
+                f"{self.role} {name!r} from {self._provenance}: config class must be an attrs class "
+                f"deriving from ebmcore.{base.__name__}, got {config_cls!r}"
+            )
+        if config_cls in self._by_config:
+            other = self._by_config[config_cls]
+            raise DuplicateComponentError(
+                f"{self.role} config class {config_cls.__qualname__} is registered twice: as {other.name!r} "
+                f"by {other.provenance} and as {name!r} by {self._provenance}"
+            )
+        if not callable(factory):
+            raise TypeError(f"{self.role} {name!r}: factory must be callable, got {factory!r}")
+        if example is not None and type(example) is not config_cls:
+            raise TypeError(f"{self.role} {name!r}: example must be a {config_cls.__qualname__}, got {example!r}")
+        comp = Component(
+            self.role, name, config_cls, factory, summary.strip(), self._provenance, example,
+            None if event_shape is None else tuple(event_shape),
+        )
+        self._items[name] = comp
+        self._by_config[config_cls] = comp
+
+    def for_config(self, cfg: ComponentConfig) -> Component:
+        """The component whose config class is exactly ``type(cfg)``."""
+        try:
+            return self._by_config[type(cfg)]
+        except KeyError:
+            raise UnknownComponentError(self.role, type(cfg).__qualname__, self.names()) from None
+
+    def name_of(self, cfg: ComponentConfig) -> str:
+        return self.for_config(cfg).name
+
+
+class RecipeRegistry(_BaseRegistry):
+    """Named run configs."""
+
+    def __init__(self) -> None:
+        super().__init__("recipe")
+
+    def add(self, name: str, config: Mapping[str, Any], *, summary: str = "") -> None:
+        self._check_new(name)
+        if not isinstance(config, Mapping):
+            raise TypeError(f"recipe {name!r}: config must be a mapping, got {type(config).__name__}")
+        self._items[name] = Recipe(name, dict(config), summary.strip(), self._provenance)
+
+
+@attrs.define
+class Registries:
+    """All registries of one plugin manager."""
+
+    energy: ComponentRegistry = attrs.field(factory=lambda: ComponentRegistry("energy"))
+    sampler: ComponentRegistry = attrs.field(factory=lambda: ComponentRegistry("sampler"))
+    objective: ComponentRegistry = attrs.field(factory=lambda: ComponentRegistry("objective"))
+    initializer: ComponentRegistry = attrs.field(factory=lambda: ComponentRegistry("initializer"))
+    dataset: ComponentRegistry = attrs.field(factory=lambda: ComponentRegistry("dataset"))
+    recipe: RecipeRegistry = attrs.field(factory=RecipeRegistry)
+
+    def role(self, role: str) -> ComponentRegistry:
+        if role not in ROLES:
+            raise UnknownComponentError("role", role, list(ROLES))
+        reg: ComponentRegistry = getattr(self, role)
+        return reg
+
+    def components(self) -> Iterator[Component]:
+        for role in ROLES:
+            yield from self.role(role)

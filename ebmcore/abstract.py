@@ -1,0 +1,260 @@
+r"""The four role interfaces: :class:`Energy`, :class:`Sampler`, :class:`Initializer`, :class:`Objective`.
+
+Conventions used everywhere in ebmcore (documented once, here):
+
+* Shapes. ``B`` is the batch (number of samples or chains), ``event_shape`` the shape of one sample:
+  ``(D,)`` for vectors, ``(C, H, W)`` for images. A batch of states is ``(B, *event_shape)``.
+* Energy. ``E(x | cond) = -log p(x | cond) + const``: low energy = high density. An energy returns one
+  scalar per sample, shape ``(B,)``.
+* Conditions travel as one mapping ``cond`` of keyword tensors, each with leading dimension ``B``:
+  ``t`` (float, time or noise level, shape ``(B,)``) and ``y`` (long class label, shape ``(B,)``, with
+  :data:`NULL_LABEL` meaning "no label", the convention for classifier-free guidance). Components ignore
+  keys they do not use only if they declare so; an energy receiving a condition it cannot use raises.
+* Device and dtype. A component never creates a tensor without the device and dtype of its inputs (or of
+  its own parameters/buffers). Samples come back on the device and dtype of the starting states.
+* Randomness. Components draw from torch's global generators, which the trainer seeds and checkpoints, so
+  seeds control every draw and a resumed run continues the same trajectory.
+* Train/eval mode. Sampling runs inside :func:`sampling_mode`, which puts the energy in eval mode and
+  freezes its parameters (spectral norm's power iteration must not run during MCMC). Negatives come back
+  detached unless an estimator documents otherwise.
+"""
+
+from __future__ import annotations
+
+import abc
+import contextlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, Protocol
+
+import attrs
+import torch
+from torch import Tensor, nn
+
+__all__ = [
+    "NULL_LABEL",
+    "Batch",
+    "Cond",
+    "Energy",
+    "EnergyFn",
+    "Initializer",
+    "Objective",
+    "ObjectiveOutput",
+    "SampleResult",
+    "Sampler",
+    "energy_and_grad",
+    "sampling_mode",
+]
+
+#: Class label meaning "unconditional" (classifier-free guidance's null label).
+NULL_LABEL = -1
+
+Cond = Mapping[str, Tensor]
+
+
+class EnergyFn(Protocol):
+    """Anything a sampler can run on: ``(x: (B, *event_shape), **cond) -> (B,)``.
+
+    A registered :class:`Energy`, a tethered recovery energy, a latent posterior or a sum of energies all
+    qualify; samplers never require an :class:`Energy` instance.
+    """
+
+    def __call__(self, x: Tensor, **cond: Tensor) -> Tensor: ...
+
+
+def energy_and_grad(
+    energy: EnergyFn, x: Tensor, cond: Cond | None = None, *, create_graph: bool = False
+) -> tuple[Tensor, Tensor]:
+    """Energy and its input gradient in one pass.
+
+    Arguments:
+        energy: any energy callable.
+        x: states, shape ``(B, *event_shape)``.
+        cond: conditions passed to ``energy`` as keywords.
+        create_graph: keep the graph of ``∇x E`` so a loss can differentiate through it (VAPO, score
+            matching). Without it both outputs are detached.
+
+    Returns:
+        ``(E, ∇x E)`` with shapes ``(B,)`` and ``(B, *event_shape)``.
+    """
+    cond = cond or {}
+    with torch.enable_grad():
+        if create_graph:
+            x_in = x if x.requires_grad else x.detach().requires_grad_(True)
+        else:
+            x_in = x.detach().requires_grad_(True)
+        e = energy(x_in, **cond)
+        if e.shape != x.shape[:1]:
+            raise ValueError(f"an energy must return shape (B,) = {tuple(x.shape[:1])}, got {tuple(e.shape)}")
+        (grad,) = torch.autograd.grad(e.sum(), x_in, create_graph=create_graph)
+    if create_graph:
+        return e, grad
+    return e.detach(), grad
+
+
+@contextlib.contextmanager
+def sampling_mode(*modules: nn.Module | None) -> Iterator[None]:
+    """Eval mode and frozen parameters for the duration of a sampling run; restored afterwards.
+
+    Freezing keeps MCMC from building graphs through the weights (memory) and keeps spectral norm's power
+    iteration and batch-norm statistics from changing while chains run.
+    """
+    present = [m for m in modules if m is not None]
+    modes = [m.training for m in present]
+    flags = [[p.requires_grad for p in m.parameters()] for m in present]
+    try:
+        for m in present:
+            m.eval()
+            for p in m.parameters():
+                p.requires_grad_(False)
+        yield
+    finally:
+        for m, mode, fl in zip(present, modes, flags):
+            m.train(mode)
+            for p, f in zip(m.parameters(), fl):
+                p.requires_grad_(f)
+
+
+class Energy(nn.Module, abc.ABC):
+    r"""An energy :math:`E_\theta(x \mid \text{cond})`, one scalar per sample.
+
+    Implementations set ``event_shape`` and ``conditions`` (the condition keys they accept) in ``__init__``
+    and implement :meth:`forward`.
+
+    Arguments (of ``forward``):
+        x: states, shape ``(B, *event_shape)``.
+        **cond: conditions named in ``conditions`` (``t``: ``(B,)`` float; ``y``: ``(B,)`` long).
+
+    Returns:
+        Energies, shape ``(B,)``, dtype and device of ``x``.
+    """
+
+    event_shape: tuple[int, ...]
+    conditions: frozenset[str] = frozenset()
+
+    @abc.abstractmethod
+    def forward(self, x: Tensor, **cond: Tensor) -> Tensor: ...
+
+    def check_cond(self, cond: Mapping[str, Any]) -> None:
+        """Raise a clear error for conditions this energy cannot use."""
+        unknown = set(cond) - set(self.conditions)
+        if unknown:
+            raise TypeError(
+                f"{type(self).__name__} does not accept condition(s) {sorted(unknown)}; "
+                f"it accepts {sorted(self.conditions) or 'none'}"
+            )
+
+
+@attrs.frozen
+class SampleResult:
+    """What a sampler returns.
+
+    Attributes:
+        x: samples, shape ``(B, *event_shape)``, detached.
+        stats: scalar statistics (``acceptance_rate``, ``step_size``, ...) as tensors or floats; tensors
+            stay on the device (no host sync inside the sampler).
+        n_energy_evals: energy evaluations per chain (forward passes).
+        n_grad_evals: input-gradient evaluations per chain (forward + backward passes).
+    """
+
+    x: Tensor
+    stats: Mapping[str, Tensor | float] = attrs.field(factory=dict)
+    n_energy_evals: int = 0
+    n_grad_evals: int = 0
+
+
+class Initializer(nn.Module, abc.ABC):
+    """Produces starting states; may be learnable (a generator, a flow, a per-level network).
+
+    Implementations set ``event_shape`` and implement :meth:`init`. Stateful initializers (replay
+    buffers) override :meth:`observe` to receive the refined states of the batch last drawn.
+    """
+
+    event_shape: tuple[int, ...]
+
+    @abc.abstractmethod
+    def init(self, n: int, cond: Cond | None = None) -> Tensor:
+        """Return ``n`` starting states, shape ``(n, *event_shape)``, on the initializer's device/dtype."""
+
+    def observe(self, x: Tensor) -> None:  # noqa: B027 - deliberately a no-op default
+        """Receive the refined states ``(n, *event_shape)`` for the batch last returned by :meth:`init`."""
+
+
+class Sampler(nn.Module, abc.ABC):
+    """Moves a batch of states under an energy callable.
+
+    A sampler is an ``nn.Module`` so that adapted state (a step size tuned to a target acceptance rate,
+    persistent chains) is saved in checkpoints with everything else.
+    """
+
+    @abc.abstractmethod
+    def sample(self, energy: EnergyFn, x0: Tensor, cond: Cond | None = None) -> SampleResult:
+        """Run the chains from ``x0`` (``(B, *event_shape)``) and return the final states."""
+
+    def generate(
+        self, energy: EnergyFn, initializer: Initializer, n: int, cond: Cond | None = None
+    ) -> SampleResult:
+        """Generation = initializer, then sampler. Samplers that interleave the two override this."""
+        return self.sample(energy, initializer.init(n, cond), cond)
+
+
+@attrs.frozen
+class Batch:
+    """A data batch: ``x`` of shape ``(B, *event_shape)`` and optional labels ``y`` of shape ``(B,)``."""
+
+    x: Tensor
+    y: Tensor | None = None
+
+    @property
+    def cond(self) -> dict[str, Tensor]:
+        return {} if self.y is None else {"y": self.y}
+
+
+@attrs.frozen
+class ObjectiveOutput:
+    """What an objective returns for one training step.
+
+    Attributes:
+        losses: one scalar loss per trainable group stepped now (group name -> loss). A group absent
+            from this mapping is not stepped (alternating schemes such as GEBM's n_critic).
+        metrics: scalar diagnostics, detached (``energy/pos``, ``energy/neg``, acceptance rates, ...).
+    """
+
+    losses: Mapping[str, Tensor]
+    metrics: Mapping[str, Tensor] = attrs.field(factory=dict)
+
+
+class Objective(nn.Module, abc.ABC):
+    """Turns a data batch plus the other parts into one loss per trainable group, plus diagnostics.
+
+    An objective holds references to the parts it uses (see :class:`Parts`) without registering them as
+    sub-modules, so each part is saved once in checkpoints. Its own parameters (for example GEBM's
+    log-normaliser) are ordinary sub-modules/parameters of the objective.
+    """
+
+    @abc.abstractmethod
+    def forward(self, batch: Batch, step: int) -> ObjectiveOutput: ...
+
+    @abc.abstractmethod
+    def parameter_groups(self) -> Mapping[str, Sequence[nn.Parameter]]:
+        """Trainable groups, by name (``energy``, ``initializer``, ``base``, ``flow``...)."""
+
+
+@attrs.frozen(eq=False)
+class Parts:
+    """Non-owning references from an objective to the other roles (not registered as sub-modules)."""
+
+    energy: Energy | EnergyFn
+    sampler: Sampler | None = None
+    initializer: Initializer | None = None
+
+
+def module_device_dtype(module: nn.Module) -> tuple[torch.device, torch.dtype]:
+    """Device and floating dtype of a module's first floating parameter or buffer."""
+    for t in [*module.parameters(), *module.buffers()]:
+        if t.is_floating_point():
+            return t.device, t.dtype
+    raise ValueError(f"{type(module).__name__} has no floating parameter or buffer to take device/dtype from")
+
+
+# A factory builds a component from its config and the build context (see ebmcore.build).
+Factory = Callable[..., nn.Module]

@@ -1,0 +1,107 @@
+"""Build a run from its config: data set, energy, initializer, sampler, objective."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+from torch import nn
+
+from ebmcore._loader import registries as default_registries
+from ebmcore._registry import Registries
+from ebmcore.abstract import Energy, Initializer, Objective, Sampler
+from ebmcore.config import ObjectiveConfig, RunConfig, structure_config
+from ebmcore.context import BuildContext
+from ebmcore.data.dataset import Dataset
+
+__all__ = ["Experiment", "build", "resolve_device", "resolve_dtype"]
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` -> CUDA when available, else CPU; anything else as given."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def resolve_dtype(name: str) -> torch.dtype:
+    dtype = getattr(torch, name, None)
+    if not isinstance(dtype, torch.dtype):
+        raise ValueError(f"unknown dtype {name!r}")
+    return dtype
+
+
+class Experiment(nn.Module):
+    """The parts of one run, as sub-modules (so one ``state_dict`` holds all weights and buffers).
+
+    Attributes:
+        energy, initializer, sampler, objective: the four roles.
+        dataset: the training data (not a module; kept on CPU).
+        config: the structured run config.
+    """
+
+    def __init__(
+        self,
+        *,
+        energy: Energy,
+        initializer: Initializer,
+        sampler: Sampler,
+        objective: Objective,
+        dataset: Dataset,
+        config: RunConfig | None = None,
+    ) -> None:
+        super().__init__()
+        self.energy = energy
+        self.initializer = initializer
+        self.sampler = sampler
+        self.objective = objective
+        self.dataset = dataset
+        self.config = config
+
+    def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
+        return {k: list(v) for k, v in self.objective.parameter_groups().items()}
+
+
+def build(
+    config: RunConfig | Mapping[str, Any],
+    *,
+    regs: Registries | None = None,
+    dataset: Dataset | None = None,
+) -> Experiment:
+    """Build an :class:`Experiment` from a :class:`RunConfig` (or a plain mapping, structured first).
+
+    Seeds torch with ``config.seed`` before building, so initial weights and data are reproducible.
+    """
+    regs = regs or default_registries()
+    cfg: RunConfig = config if isinstance(config, RunConfig) else structure_config(config, regs)
+    device, dtype = resolve_device(cfg.device), resolve_dtype(cfg.dtype)
+    torch.manual_seed(cfg.seed)
+    if dataset is None:
+        dataset = regs.dataset.for_config(cfg.data).factory(cfg.data, cfg.seed)
+    assert dataset is not None
+    ctx = BuildContext(
+        device=device,
+        dtype=dtype,
+        event_shape=dataset.event_shape,
+        num_classes=dataset.num_classes,
+        dataset=dataset,
+    )
+
+    def build_objective(ocfg: ObjectiveConfig) -> Objective:
+        obj: Objective = regs.objective.for_config(ocfg).factory(ocfg, ctx)
+        return obj.to(device)
+
+    ctx.build_objective = build_objective
+    ctx.energy = regs.energy.for_config(cfg.energy).factory(cfg.energy, ctx).to(device, dtype)
+    ctx.initializer = regs.initializer.for_config(cfg.initializer).factory(cfg.initializer, ctx).to(device, dtype)
+    ctx.sampler = regs.sampler.for_config(cfg.sampler).factory(cfg.sampler, ctx).to(device)
+    objective = build_objective(cfg.objective)
+    return Experiment(
+        energy=ctx.energy,
+        initializer=ctx.initializer,
+        sampler=ctx.sampler,
+        objective=objective,
+        dataset=dataset,
+        config=cfg,
+    )

@@ -1,0 +1,152 @@
+"""Checkpoints as directories, written atomically and loaded without unpickling arbitrary objects.
+
+Layout of ``<run>/checkpoints/step-0001000/``:
+
+* ``model.safetensors``: every weight and buffer of the run (energy, initializer, sampler, objective),
+  code-free and shareable.
+* ``ema.safetensors``: EMA weights, when any group keeps an EMA.
+* ``config.json``: the full resolved run config, plus ebmcore/torch/plugin versions.
+* ``trainer_state.pt``: optimizers, schedulers, step and RNG states; tensors and plain containers only,
+  read back with ``torch.load(..., weights_only=True)``.
+
+``<run>/checkpoints/latest`` names the newest complete checkpoint. Every file is written to a temporary
+file in the same directory, flushed, fsynced and renamed over the target (``os.replace``), and the
+directory is fsynced; ``latest`` is switched only after all files of a checkpoint are in place, so a
+crash at any point leaves the previous checkpoint intact.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import pathlib
+import tempfile
+from typing import Any
+
+import attrs
+import torch
+from safetensors.torch import load as st_load
+from safetensors.torch import save as st_save
+from torch import Tensor
+
+__all__ = ["Checkpoint", "CheckpointError", "atomic_write", "find_checkpoint", "load_checkpoint", "save_checkpoint"]
+
+LATEST = "latest"
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint is missing, incomplete or unreadable."""
+
+
+def _fsync_dir(directory: pathlib.Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:  # pragma: no cover - platforms without directory fds
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: str | pathlib.Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically: temp file in the same directory, fsync, rename, fsync dir."""
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(path.parent)
+
+
+def _tensors_for_safetensors(state: dict[str, Tensor]) -> dict[str, Tensor]:
+    # safetensors refuses tensors sharing storage; copies are cheap for EBM-sized models.
+    return {k: v.detach().to("cpu").contiguous().clone() for k, v in state.items()}
+
+
+@attrs.frozen
+class Checkpoint:
+    """A loaded checkpoint."""
+
+    path: pathlib.Path
+    model_state: dict[str, Tensor]
+    ema_state: dict[str, Tensor] | None
+    config: dict[str, Any]
+    trainer_state: dict[str, Any]
+
+    @property
+    def step(self) -> int:
+        return int(self.trainer_state.get("step", 0))
+
+
+def save_checkpoint(
+    checkpoints_dir: str | pathlib.Path,
+    *,
+    step: int,
+    model_state: dict[str, Tensor],
+    config: dict[str, Any],
+    trainer_state: dict[str, Any],
+    ema_state: dict[str, Tensor] | None = None,
+) -> pathlib.Path:
+    """Write ``step-<step>/`` atomically under ``checkpoints_dir`` and point ``latest`` at it."""
+    root = pathlib.Path(checkpoints_dir)
+    target = root / f"step-{step:07d}"
+    target.mkdir(parents=True, exist_ok=True)
+    for stale in target.glob(".tmp-*"):
+        stale.unlink()
+    atomic_write(target / "model.safetensors", st_save(_tensors_for_safetensors(model_state)))
+    if ema_state:
+        atomic_write(target / "ema.safetensors", st_save(_tensors_for_safetensors(ema_state)))
+    elif (target / "ema.safetensors").exists():
+        (target / "ema.safetensors").unlink()
+    buf = io.BytesIO()
+    torch.save(trainer_state, buf)
+    atomic_write(target / "trainer_state.pt", buf.getvalue())
+    atomic_write(target / "config.json", json.dumps(config, indent=2, sort_keys=True).encode())
+    atomic_write(root / LATEST, f"{target.name}\n".encode())
+    return target
+
+
+def find_checkpoint(path: str | pathlib.Path) -> pathlib.Path:
+    """Resolve a run directory, a ``checkpoints`` directory or a ``step-*`` directory to a checkpoint."""
+    p = pathlib.Path(path)
+    for root in (p / "checkpoints", p):
+        latest = root / LATEST
+        if latest.is_file():
+            return root / latest.read_text().strip()
+    if (p / "model.safetensors").is_file():
+        return p
+    raise CheckpointError(
+        f"no checkpoint at {str(p)!r}: expected a run directory with checkpoints/latest, or a step-* "
+        "directory holding model.safetensors"
+    )
+
+
+def load_checkpoint(path: str | pathlib.Path, *, map_location: str | torch.device = "cpu") -> Checkpoint:
+    """Load a checkpoint; the trainer state is read with ``weights_only=True`` (no arbitrary unpickling)."""
+    ckpt = find_checkpoint(path)
+    needed = ["model.safetensors", "config.json", "trainer_state.pt"]
+    missing = [n for n in needed if not (ckpt / n).is_file()]
+    if missing:
+        raise CheckpointError(f"checkpoint {str(ckpt)!r} is incomplete: missing {missing}")
+    device = str(map_location)
+    model_state = {k: v.to(device) for k, v in st_load((ckpt / "model.safetensors").read_bytes()).items()}
+    ema_path = ckpt / "ema.safetensors"
+    ema_state = (
+        {k: v.to(device) for k, v in st_load(ema_path.read_bytes()).items()} if ema_path.is_file() else None
+    )
+    config = json.loads((ckpt / "config.json").read_text())
+    # RNG states must stay CPU tensors; optimizers move their state to the parameters on load.
+    trainer_state = torch.load(ckpt / "trainer_state.pt", map_location="cpu", weights_only=True)
+    return Checkpoint(ckpt, model_state, ema_state, config, trainer_state)

@@ -1,0 +1,279 @@
+r"""Core objectives: contrastive divergence, the ``weighted_sum`` composite and two regularisers.
+
+References:
+    Hinton, "Training products of experts by minimizing contrastive divergence", Neural Computation 2002.
+    Tieleman, "Training restricted Boltzmann machines using approximations to the likelihood gradient"
+    (PCD), ICML 2008.
+    Du & Mordatch, "Implicit generation and generalization in energy-based models", arXiv 1903.08689
+    (energy-squared regulariser, replay buffer).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import attrs
+import torch
+from attrs import validators as v
+from torch import Tensor, nn
+
+from ebmcore._bases import ObjectiveConfig
+from ebmcore.abstract import (
+    Batch,
+    Energy,
+    Initializer,
+    Objective,
+    ObjectiveOutput,
+    Parts,
+    Sampler,
+    energy_and_grad,
+    sampling_mode,
+)
+from ebmcore.context import BuildContext
+
+__all__ = [
+    "ContrastiveDivergence",
+    "ContrastiveDivergenceConfig",
+    "EnergyMagnitudePenalty",
+    "EnergyMagnitudePenaltyConfig",
+    "GradientPenalty",
+    "GradientPenaltyConfig",
+    "WeightedSum",
+    "WeightedSumConfig",
+    "WeightedTerm",
+    "build_contrastive_divergence",
+    "build_energy_l2",
+    "build_gradient_penalty",
+    "build_weighted_sum",
+]
+
+
+def _stat_metrics(prefix: str, stats: Mapping[str, Tensor | float], **counts: int) -> dict[str, Tensor]:
+    out: dict[str, Tensor] = {}
+    for key, val in stats.items():
+        out[f"{prefix}/{key}"] = val.detach() if isinstance(val, Tensor) else torch.tensor(float(val))
+    for key, val in counts.items():
+        out[f"{prefix}/{key}"] = torch.tensor(float(val))
+    return out
+
+
+# --- contrastive divergence -------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class ContrastiveDivergenceConfig(ObjectiveConfig):
+    """Config of :class:`ContrastiveDivergence`.
+
+    Attributes:
+        alpha: weight of the energy-squared regulariser ``α (E(x⁺)² + E(x⁻)²)``.
+        n_negatives: number of negative samples per step (``None``: the batch size).
+    """
+
+    alpha: float = attrs.field(default=0.0, validator=v.ge(0))
+    n_negatives: int | None = attrs.field(default=None, validator=v.optional(v.ge(1)))
+
+
+class ContrastiveDivergence(Objective):
+    r"""Maximum likelihood with sampled negatives (CD / PCD).
+
+    .. math:: L(\theta) = \mathbb{E}_{x^+}[E_\theta(x^+)] - \mathbb{E}_{x^-}[E_\theta(\mathrm{sg}\,x^-)]
+              + \alpha\,(\mathbb{E}[E_\theta(x^+)^2] + \mathbb{E}[E_\theta(x^-)^2])
+
+    Negatives come from ``sampler.generate(energy, initializer, n)`` under :func:`sampling_mode`; the
+    initializer then observes them, so a replay-buffer initializer gives PCD and a data initializer gives
+    CD-k. Trains one group, ``energy``.
+
+    Arguments:
+        energy: the energy, ``(B, *event_shape) -> (B,)``.
+        sampler: draws negatives.
+        initializer: starting states of the chains.
+        alpha: energy-squared regulariser weight.
+        n_negatives: negatives per step (``None``: batch size).
+    """
+
+    def __init__(
+        self,
+        energy: Energy,
+        sampler: Sampler,
+        initializer: Initializer,
+        *,
+        alpha: float = 0.0,
+        n_negatives: int | None = None,
+    ) -> None:
+        super().__init__()
+        self.parts = Parts(energy, sampler, initializer)
+        self.alpha = alpha
+        self.n_negatives = n_negatives
+
+    def forward(self, batch: Batch, step: int) -> ObjectiveOutput:
+        energy, sampler, initializer = self.parts.energy, self.parts.sampler, self.parts.initializer
+        assert sampler is not None and initializer is not None
+        b = batch.x.shape[0]
+        n = self.n_negatives or b
+        cond = batch.cond
+        neg_cond = cond if n == b else {}
+        with sampling_mode(energy if isinstance(energy, nn.Module) else None):
+            result = sampler.generate(energy, initializer, n, neg_cond)
+        initializer.observe(result.x)
+        x_neg = result.x.detach()
+        if neg_cond.keys() == cond.keys():
+            joint = {k: torch.cat([cond[k], neg_cond[k]]) for k in cond}
+            e = energy(torch.cat([batch.x, x_neg]), **joint)
+            e_pos, e_neg = e[:b], e[b:]
+        else:
+            e_pos, e_neg = energy(batch.x, **cond), energy(x_neg)
+        cd = e_pos.mean() - e_neg.mean()
+        loss = cd + self.alpha * (e_pos.pow(2).mean() + e_neg.pow(2).mean()) if self.alpha else cd
+        metrics = {
+            "energy/pos": e_pos.detach().mean(),
+            "energy/neg": e_neg.detach().mean(),
+            "cd_gap": cd.detach(),
+            **_stat_metrics("sampler", result.stats, grad_evals=result.n_grad_evals),
+        }
+        return ObjectiveOutput({"energy": loss}, metrics)
+
+    def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
+        energy = self.parts.energy
+        return {"energy": list(energy.parameters()) if isinstance(energy, nn.Module) else []}
+
+
+def build_contrastive_divergence(cfg: ContrastiveDivergenceConfig, ctx: BuildContext) -> ContrastiveDivergence:
+    if ctx.energy is None or ctx.sampler is None or ctx.initializer is None:
+        raise ValueError("contrastive_divergence needs an energy, a sampler and an initializer")
+    return ContrastiveDivergence(
+        ctx.energy, ctx.sampler, ctx.initializer, alpha=cfg.alpha, n_negatives=cfg.n_negatives
+    )
+
+
+# --- regularisers ------------------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class EnergyMagnitudePenaltyConfig(ObjectiveConfig):
+    """Config of :class:`EnergyMagnitudePenalty` (no fields; scale it with ``weighted_sum``)."""
+
+
+class EnergyMagnitudePenalty(Objective):
+    r"""Energy magnitude on data, :math:`\mathbb{E}_{x^+}[E_\theta(x^+)^2]`; group ``energy``.
+
+    Meant as a term of ``weighted_sum`` next to a method's loss.
+    """
+
+    def __init__(self, energy: Energy) -> None:
+        super().__init__()
+        self.parts = Parts(energy)
+
+    def forward(self, batch: Batch, step: int) -> ObjectiveOutput:
+        e = self.parts.energy(batch.x, **batch.cond)
+        loss = e.pow(2).mean()
+        return ObjectiveOutput({"energy": loss}, {"energy_l2": loss.detach()})
+
+    def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
+        return {"energy": list(self.parts.energy.parameters())}  # type: ignore[union-attr]
+
+
+def build_energy_l2(cfg: EnergyMagnitudePenaltyConfig, ctx: BuildContext) -> EnergyMagnitudePenalty:
+    if ctx.energy is None:
+        raise ValueError("energy_l2 needs an energy")
+    return EnergyMagnitudePenalty(ctx.energy)
+
+
+@attrs.frozen(kw_only=True)
+class GradientPenaltyConfig(ObjectiveConfig):
+    """Config of :class:`GradientPenalty`.
+
+    Attributes:
+        noise_std: evaluate the penalty at data points plus N(0, noise_std²) noise.
+    """
+
+    noise_std: float = attrs.field(default=0.0, validator=v.ge(0))
+
+
+class GradientPenalty(Objective):
+    r"""Squared input-gradient norm on (noisy) data, :math:`\mathbb{E}\|\nabla_x E_\theta(x)\|^2`.
+
+    Differentiates through :math:`\nabla_x E` (``create_graph=True``); group ``energy``.
+    """
+
+    def __init__(self, energy: Energy, *, noise_std: float = 0.0) -> None:
+        super().__init__()
+        self.parts = Parts(energy)
+        self.noise_std = noise_std
+
+    def forward(self, batch: Batch, step: int) -> ObjectiveOutput:
+        x = batch.x
+        if self.noise_std:
+            x = x + self.noise_std * torch.randn_like(x)
+        _, grad = energy_and_grad(self.parts.energy, x, batch.cond, create_graph=True)
+        loss = grad.flatten(1).pow(2).sum(1).mean()
+        return ObjectiveOutput({"energy": loss}, {"grad_penalty": loss.detach()})
+
+    def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
+        return {"energy": list(self.parts.energy.parameters())}  # type: ignore[union-attr]
+
+
+def build_gradient_penalty(cfg: GradientPenaltyConfig, ctx: BuildContext) -> GradientPenalty:
+    if ctx.energy is None:
+        raise ValueError("gradient_penalty needs an energy")
+    return GradientPenalty(ctx.energy, noise_std=cfg.noise_std)
+
+
+# --- weighted sum ------------------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class WeightedTerm:
+    """One term of ``weighted_sum``: a weight and any objective config (nested ``name`` dispatch)."""
+
+    weight: float = 1.0
+    objective: ObjectiveConfig
+
+
+@attrs.frozen(kw_only=True)
+class WeightedSumConfig(ObjectiveConfig):
+    """Config of :class:`WeightedSum`: a non-empty list of weighted terms."""
+
+    terms: tuple[WeightedTerm, ...] = attrs.field(validator=v.min_len(1))
+
+
+class WeightedSum(Objective):
+    r"""A weighted sum of objectives, group by group: :math:`L_g = \sum_i w_i L^{(i)}_g`.
+
+    A group receives a loss at a step when any term gives it one. Metrics are prefixed ``term<i>/``.
+
+    Arguments:
+        terms: ``(weight, objective)`` pairs.
+    """
+
+    def __init__(self, terms: Sequence[tuple[float, Objective]]) -> None:
+        super().__init__()
+        if not terms:
+            raise ValueError("weighted_sum needs at least one term")
+        self.weights = [float(w) for w, _ in terms]
+        self.terms = nn.ModuleList([obj for _, obj in terms])
+
+    def forward(self, batch: Batch, step: int) -> ObjectiveOutput:
+        losses: dict[str, Tensor] = {}
+        metrics: dict[str, Tensor] = {}
+        for i, (w, term) in enumerate(zip(self.weights, self.terms)):
+            out = term(batch, step)
+            for group, loss in out.losses.items():
+                losses[group] = losses[group] + w * loss if group in losses else w * loss
+                metrics[f"term{i}/loss/{group}"] = loss.detach()
+            for key, val in out.metrics.items():
+                metrics[f"term{i}/{key}"] = val
+        return ObjectiveOutput(losses, metrics)
+
+    def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
+        groups: dict[str, list[nn.Parameter]] = {}
+        for term in self.terms:
+            for name, params in term.parameter_groups().items():
+                seen = {id(p) for p in groups.setdefault(name, [])}
+                groups[name].extend(p for p in params if id(p) not in seen)
+        return groups
+
+
+def build_weighted_sum(cfg: WeightedSumConfig, ctx: BuildContext) -> WeightedSum:
+    if ctx.build_objective is None:
+        raise ValueError("weighted_sum needs ctx.build_objective to build its terms")
+    return WeightedSum([(t.weight, ctx.build_objective(t.objective)) for t in cfg.terms])

@@ -1,0 +1,322 @@
+"""Run configuration: frozen attrs classes, a strict cattrs converter and helpful errors.
+
+A run is ``energy + sampler + objective + initializer + data + trainer + eval + device/dtype/seed``. Each
+role is selected by its ``name`` key, looked up in the live registry, and the remaining keys are
+structured as that component's config class. Unknown keys are errors. All problems in a config are
+reported at once as ``message @ $.path`` lines.
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Literal
+
+import attrs
+import cattrs
+from attrs import validators as v
+from cattrs.gen import make_dict_unstructure_fn
+from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, IterableValidationError
+
+from ebmcore._bases import (
+    ComponentConfig,
+    DatasetConfig,
+    EnergyConfig,
+    InitializerConfig,
+    ObjectiveConfig,
+    SamplerConfig,
+)
+from ebmcore._registry import ROLES, Registries, UnknownComponentError
+
+__all__ = [
+    "ComponentConfig",
+    "ConfigError",
+    "DatasetConfig",
+    "EnergyConfig",
+    "EvalConfig",
+    "InitializerConfig",
+    "ObjectiveConfig",
+    "OptimizerConfig",
+    "RunConfig",
+    "SamplerConfig",
+    "TrainerConfig",
+    "apply_overrides",
+    "make_converter",
+    "read_config_file",
+    "structure_config",
+    "unstructure_config",
+]
+
+DTYPES = ("float32", "float64", "bfloat16")
+
+
+@attrs.frozen(kw_only=True)
+class OptimizerConfig:
+    """Optimizer, schedule, clipping and EMA of one trainable group.
+
+    Attributes:
+        name: ``adam``, ``adamw`` or ``sgd``.
+        lr: peak learning rate (after warm-up).
+        betas: Adam betas; ``momentum`` for SGD.
+        weight_decay: decoupled for ``adamw``, L2 for the others.
+        warmup_steps: linear warm-up from 0 to ``lr``.
+        schedule: after warm-up: ``constant``, ``cosine`` (to ``min_lr_ratio * lr`` at the last step) or
+            ``linear`` (likewise).
+        grad_clip: clip the group's gradient norm to this value (``None``: no clipping).
+        ema: EMA decay of the group's weights (``None``: no EMA). Sampling and evaluation use EMA weights.
+    """
+
+    name: Literal["adam", "adamw", "sgd"] = "adam"
+    lr: float = attrs.field(default=1e-3, validator=v.gt(0))
+    betas: tuple[float, float] = (0.9, 0.999)
+    momentum: float = attrs.field(default=0.0, validator=v.ge(0))
+    weight_decay: float = attrs.field(default=0.0, validator=v.ge(0))
+    warmup_steps: int = attrs.field(default=0, validator=v.ge(0))
+    schedule: Literal["constant", "cosine", "linear"] = "constant"
+    min_lr_ratio: float = attrs.field(default=0.0, validator=[v.ge(0), v.le(1)])
+    grad_clip: float | None = attrs.field(default=None, validator=v.optional(v.gt(0)))
+    ema: float | None = attrs.field(default=None, validator=v.optional([v.gt(0), v.lt(1)]))
+
+
+@attrs.frozen(kw_only=True)
+class TrainerConfig:
+    """Training loop settings.
+
+    Attributes:
+        steps: number of optimisation steps.
+        batch_size: data batch size.
+        optimizer: defaults for every trainable group.
+        groups: per-group overrides of ``optimizer`` (group name -> full optimizer config).
+        log_every: write metrics to ``metrics.jsonl`` every this many steps.
+        plot_every: save a sample picture every this many steps (0: only at the end).
+        checkpoint_every: write a checkpoint every this many steps (0: only at the end).
+        check_finite_every: check losses/metrics/gradients for NaN/inf every this many steps (one host
+            sync each); 1 guarantees no non-finite update is ever applied.
+        autocast: bfloat16 autocast of the objective's forward on CUDA (ignored on CPU).
+        plot_samples: number of samples in pictures.
+    """
+
+    steps: int = attrs.field(default=1000, validator=v.ge(1))
+    batch_size: int = attrs.field(default=128, validator=v.ge(1))
+    optimizer: OptimizerConfig = OptimizerConfig()
+    groups: dict[str, OptimizerConfig] = attrs.field(factory=dict)
+    log_every: int = attrs.field(default=50, validator=v.ge(1))
+    plot_every: int = attrs.field(default=0, validator=v.ge(0))
+    checkpoint_every: int = attrs.field(default=0, validator=v.ge(0))
+    check_finite_every: int = attrs.field(default=1, validator=v.ge(1))
+    autocast: bool = False
+    plot_samples: int = attrs.field(default=2000, validator=v.ge(1))
+
+    def optimizer_for(self, group: str) -> OptimizerConfig:
+        return self.groups.get(group, self.optimizer)
+
+
+@attrs.frozen(kw_only=True)
+class EvalConfig:
+    """Evaluation settings (``ebm eval`` and the end of ``ebm train``).
+
+    Attributes:
+        n_samples: number of generated samples to score.
+        use_ema: sample with EMA weights when the run has them.
+    """
+
+    n_samples: int = attrs.field(default=2000, validator=v.ge(1))
+    use_ema: bool = True
+
+
+@attrs.frozen(kw_only=True)
+class RunConfig:
+    """One run: the five parts, trainer and eval settings, device, dtype and seed.
+
+    Attributes:
+        data: the data set (``name`` picks a registered data set).
+        energy, initializer, sampler, objective: the four roles, each picked by ``name``.
+        trainer, eval: loop settings.
+        device: ``auto`` (CUDA when available, else CPU), ``cpu``, ``cuda`` or ``cuda:N``.
+        dtype: parameter and data dtype.
+        seed: seeds every random draw (data, initialisation, sampling).
+    """
+
+    data: DatasetConfig
+    energy: EnergyConfig
+    initializer: InitializerConfig
+    sampler: SamplerConfig
+    objective: ObjectiveConfig
+    trainer: TrainerConfig = TrainerConfig()
+    eval: EvalConfig = EvalConfig()
+    device: str = attrs.field(default="auto")
+    dtype: Literal["float32", "float64", "bfloat16"] = "float32"
+    seed: int = 0
+
+    @device.validator
+    def _check_device(self, attribute: attrs.Attribute[str], value: str) -> None:
+        if value not in ("auto", "cpu", "cuda", "mps") and not value.startswith("cuda:"):
+            raise ValueError(f"'device' must be one of auto, cpu, cuda, cuda:N, mps; got {value!r}")
+
+
+# --- converter ---------------------------------------------------------------------------------------
+
+
+class ConfigError(ValueError):
+    """A config with problems; ``lines`` holds one ``message @ $.path`` per problem."""
+
+    def __init__(self, lines: Sequence[str]) -> None:
+        self.lines = list(lines)
+        super().__init__("\n".join(self.lines))
+
+    def __str__(self) -> str:
+        n = len(self.lines)
+        return f"invalid config ({n} problem{'s' if n != 1 else ''}):\n" + "\n".join(f"  {ln}" for ln in self.lines)
+
+
+class _MissingName(LookupError):
+    def __init__(self, role: str, available: list[str]) -> None:
+        super().__init__(f"missing 'name'; available {role} names: {available}")
+
+
+def _role_of(base: type) -> str:
+    return next(role for role, b in ROLES.items() if b is base)
+
+
+def make_converter(regs: Registries) -> cattrs.Converter:
+    """A strict converter whose role fields dispatch on ``name`` through ``regs`` at call time."""
+    conv = cattrs.Converter(forbid_extra_keys=True)
+    attrs_unstructure: dict[type, Callable[[Any], dict[str, Any]]] = {}
+
+    for base in ROLES.values():
+        registry = regs.role(_role_of(base))
+
+        def structure(val: Any, _: type, registry: Any = registry) -> ComponentConfig:
+            if not isinstance(val, Mapping):
+                raise TypeError(f"expected a mapping with a 'name' key, got {type(val).__name__} {val!r}")
+            if "name" not in val:
+                raise _MissingName(registry.role, registry.names())
+            comp = registry.get(val["name"])  # UnknownComponentError with suggestion
+            rest = {k: x for k, x in val.items() if k != "name"}
+            return conv.structure(rest, comp.config_cls)  # type: ignore[no-any-return]
+
+        def unstructure(cfg: ComponentConfig, registry: Any = registry) -> dict[str, Any]:
+            comp = registry.for_config(cfg)
+            fields = attrs_unstructure.get(comp.config_cls)
+            if fields is None:
+                fields = attrs_unstructure[comp.config_cls] = make_dict_unstructure_fn(comp.config_cls, conv)
+            return {"name": comp.name, **fields(cfg)}
+
+        conv.register_structure_hook_func(lambda t, b=base: t is b, structure)
+        conv.register_unstructure_hook_func(lambda t, b=base: t is b, unstructure)
+        # component configs reached through their concrete class keep their name too
+        conv.register_unstructure_hook_func(
+            lambda t, b=base: isinstance(t, type) and issubclass(t, b) and t is not b,
+            lambda cfg, registry=registry: unstructure(cfg, registry),
+        )
+    return conv
+
+
+def _format_exception(exc: BaseException, type_: Any) -> str:
+    if isinstance(exc, (UnknownComponentError, _MissingName)):
+        return str(exc)
+    if isinstance(exc, ForbiddenExtraKeysError):
+        return f"unknown key(s) {sorted(exc.extra_fields)}"
+    if isinstance(exc, KeyError):
+        return "required field missing"
+    if isinstance(exc, (ValueError, TypeError)) and type(exc) in (ValueError, TypeError):
+        msg = str(exc)
+        if msg and not msg.startswith("Unsupported type"):
+            return msg
+    return cattrs.v.format_exception(exc, type_)
+
+
+def structure_config(data: Mapping[str, Any], regs: Registries, cls: type = RunConfig) -> Any:
+    """Structure a mapping as ``cls`` (a :class:`RunConfig` by default); raise :class:`ConfigError`.
+
+    Every problem is reported at once, as ``message @ $.path``.
+    """
+    conv = make_converter(regs)
+    try:
+        return conv.structure(dict(data), cls)
+    except (ClassValidationError, IterableValidationError) as exc:
+        raise ConfigError(cattrs.transform_error(exc, format_exception=_format_exception)) from exc
+    except (UnknownComponentError, _MissingName, ValueError, TypeError) as exc:
+        raise ConfigError([f"{_format_exception(exc, cls)} @ $"]) from exc
+
+
+def unstructure_config(cfg: Any, regs: Registries) -> dict[str, Any]:
+    """The plain-dict form of a config (JSON-able), with every component's ``name``."""
+    out: dict[str, Any] = make_converter(regs).unstructure(cfg)
+    return out
+
+
+# --- files and overrides -----------------------------------------------------------------------------
+
+
+def read_config_file(path: str | pathlib.Path) -> dict[str, Any]:
+    """Read a TOML, YAML or JSON config file into a dict (by extension)."""
+    p = pathlib.Path(path)
+    if not p.is_file():
+        raise ConfigError([f"config file not found: {str(p)!r} @ $"])
+    text = p.read_text()
+    suffix = p.suffix.lower()
+    try:
+        if suffix == ".toml":
+            import tomllib
+
+            data: Any = tomllib.loads(text)
+        elif suffix in (".yaml", ".yml"):
+            import yaml
+
+            data = yaml.safe_load(text)
+        elif suffix == ".json":
+            data = json.loads(text)
+        else:
+            raise ConfigError([f"unsupported config extension {suffix!r} (use .toml, .yaml, .yml or .json) @ $"])
+    except ConfigError:
+        raise
+    except Exception as exc:
+        raise ConfigError([f"cannot parse {str(p)!r}: {exc} @ $"]) from exc
+    if not isinstance(data, dict):
+        raise ConfigError([f"{str(p)!r} must hold a mapping at the top level, got {type(data).__name__} @ $"])
+    return data
+
+
+def _parse_value(text: str) -> Any:
+    import yaml
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def apply_overrides(data: Mapping[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
+    """Apply ``dotted.path=value`` overrides (values parsed as YAML scalars/lists) to a config dict.
+
+    ``trainer.steps=2000 sampler.step_size=0.01 energy.hidden=[64,64]``. Setting a role's ``name`` keeps
+    the other keys, so switching component may need the keys of the new one.
+    """
+    out: dict[str, Any] = json.loads(json.dumps(data))  # deep copy of plain data
+    problems = []
+    for item in overrides:
+        if "=" not in item:
+            problems.append(f"override {item!r} is not of the form dotted.path=value @ $")
+            continue
+        key, _, raw = item.partition("=")
+        parts = [p for p in key.strip().split(".") if p]
+        if not parts:
+            problems.append(f"override {item!r} has an empty path @ $")
+            continue
+        node: Any = out
+        path = "$"
+        for part in parts[:-1]:
+            path += f".{part}"
+            if not isinstance(node.get(part), dict):
+                if part in node:
+                    problems.append(f"cannot set {key!r}: {path} is not a mapping @ {path}")
+                    break
+                node[part] = {}
+            node = node[part]
+        else:
+            node[parts[-1]] = _parse_value(raw)
+    if problems:
+        raise ConfigError(problems)
+    return out
