@@ -1,0 +1,352 @@
+"""The training loop: one optimizer per trainable group, no special case per method.
+
+Each step: draw a data batch, call the objective, back-propagate each group's loss into that group's
+parameters only, check everything is finite, clip, step, update EMAs. The objective decides which
+groups get a loss at a step (alternating schemes skip groups); the trainer steps only those.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+import pathlib
+import random
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import attrs
+import torch
+from torch import Tensor, nn
+
+from ebmcore._registry import Registries
+from ebmcore.abstract import Batch
+from ebmcore.build import Experiment, build, resolve_device
+from ebmcore.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from ebmcore.config import OptimizerConfig, apply_overrides, RunConfig, structure_config, unstructure_config
+from ebmcore.ema import EMA
+
+__all__ = ["Trainer", "TrainingDiverged", "make_optimizer", "make_schedule"]
+
+log = logging.getLogger("ebmcore.trainer")
+
+
+class TrainingDiverged(RuntimeError):
+    """A loss, metric or gradient became NaN/inf; names the step, the quantity and the last good checkpoint."""
+
+    def __init__(self, step: int, quantity: str, value: float, checkpoint: pathlib.Path | None) -> None:
+        self.step, self.quantity, self.value, self.checkpoint = step, quantity, value, checkpoint
+        where = f"; last good checkpoint: {checkpoint}" if checkpoint else "; no checkpoint was written"
+        super().__init__(
+            f"training diverged at step {step}: {quantity} = {value}{where}. The update was not applied. "
+            "Try a smaller learning rate or step size, gradient clipping, or a stronger energy regulariser."
+        )
+
+
+def make_optimizer(cfg: OptimizerConfig, params: list[nn.Parameter]) -> torch.optim.Optimizer:
+    if cfg.name == "adam":
+        return torch.optim.Adam(params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
+    if cfg.name == "adamw":
+        return torch.optim.AdamW(params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
+    return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+
+
+def make_schedule(cfg: OptimizerConfig, total_steps: int) -> Any:
+    """Learning-rate multiplier as a function of the group's step: linear warm-up, then the schedule."""
+
+    def factor(step: int) -> float:
+        if cfg.warmup_steps and step < cfg.warmup_steps:
+            return (step + 1) / cfg.warmup_steps
+        if cfg.schedule == "constant":
+            return 1.0
+        span = max(1, total_steps - cfg.warmup_steps)
+        progress = min(1.0, (step - cfg.warmup_steps) / span)
+        shape = 0.5 * (1 + math.cos(math.pi * progress)) if cfg.schedule == "cosine" else 1 - progress
+        return cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * shape
+
+    return factor
+
+
+@attrs.define
+class _Group:
+    name: str
+    params: list[nn.Parameter]
+    cfg: OptimizerConfig
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LambdaLR
+    ema: EMA | None
+
+
+def _rng_state() -> dict[str, Any]:
+    state: dict[str, Any] = {"torch": torch.get_rng_state(), "python": random.getstate()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: Mapping[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    random.setstate(_tuplify(state["python"]))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _tuplify(x: Any) -> Any:
+    return tuple(_tuplify(i) for i in x) if isinstance(x, (list, tuple)) else x
+
+
+class Trainer:
+    """Trains an :class:`~ebmcore.build.Experiment`, writing metrics, pictures and checkpoints to ``run_dir``.
+
+    Arguments:
+        experiment: the built run.
+        run_dir: output directory (``metrics.jsonl``, ``samples-*.png``, ``checkpoints/``).
+        regs: registries used to serialise the config into checkpoints.
+        progress: show a tqdm bar (``None``: only on a terminal).
+    """
+
+    def __init__(
+        self,
+        experiment: Experiment,
+        run_dir: str | pathlib.Path,
+        *,
+        regs: Registries,
+        progress: bool | None = None,
+    ) -> None:
+        if experiment.config is None:
+            raise ValueError("Trainer needs an experiment built from a RunConfig")
+        self.exp = experiment
+        self.cfg: RunConfig = experiment.config
+        self.regs = regs
+        self.run_dir = pathlib.Path(run_dir)
+        self.progress = progress
+        self.step = 0
+        self.last_checkpoint: pathlib.Path | None = None
+        self.device = resolve_device(self.cfg.device)
+        names = {id(p): n for n, p in experiment.named_parameters(remove_duplicate=False)}
+        self.groups: dict[str, _Group] = {}
+        groups = experiment.parameter_groups()
+        if not groups:
+            raise ValueError("the objective declares no trainable group")
+        for gname, params in groups.items():
+            if not params:
+                raise ValueError(f"trainable group {gname!r} has no parameters")
+            ocfg = self.cfg.trainer.optimizer_for(gname)
+            opt = make_optimizer(ocfg, params)
+            sched = torch.optim.lr_scheduler.LambdaLR(opt, make_schedule(ocfg, self.cfg.trainer.steps))
+            ema = EMA({names[id(p)]: p for p in params}, ocfg.ema) if ocfg.ema else None
+            self.groups[gname] = _Group(gname, params, ocfg, opt, sched, ema)
+        unknown = set(self.cfg.trainer.groups) - set(self.groups)
+        if unknown:
+            raise ValueError(
+                f"trainer.groups names unknown group(s) {sorted(unknown)}; this objective trains {sorted(self.groups)}"
+            )
+
+    # --- public API ---------------------------------------------------------------------------------
+    @classmethod
+    def resume(
+        cls, path: str | pathlib.Path, *, regs: Registries, overrides: Sequence[str] = (), **kw: Any
+    ) -> Trainer:
+        """Rebuild a run from a checkpoint and restore every state, so training continues the same trajectory.
+
+        ``overrides`` (``dotted.path=value``) change the stored config, e.g. ``trainer.steps=4000``.
+        """
+        ckpt = load_checkpoint(path)
+        cfg = structure_config(apply_overrides(ckpt.config["run"], overrides), regs)
+        exp = build(cfg, regs=regs)
+        run_dir = kw.pop("run_dir", ckpt.path.parent.parent)
+        trainer = cls(exp, run_dir, regs=regs, **kw)
+        trainer.load_state(ckpt)
+        return trainer
+
+    def load_state(self, ckpt: Checkpoint) -> None:
+        self.exp.load_state_dict({k: v.to(self.device) for k, v in ckpt.model_state.items()}, strict=True)
+        state = ckpt.trainer_state
+        for gname, group in self.groups.items():
+            gstate = state["groups"].get(gname)
+            if gstate is None:
+                raise KeyError(f"checkpoint has no state for trainable group {gname!r}")
+            group.optimizer.load_state_dict(gstate["optimizer"])
+            group.scheduler.load_state_dict(gstate["scheduler"])
+            if group.ema is not None:
+                if ckpt.ema_state is None:
+                    raise KeyError("checkpoint has no EMA weights but the config asks for EMA")
+                group.ema.load_state_dict({k: v.to(self.device) for k, v in ckpt.ema_state.items() if k in group.ema.shadow})
+        self.step = int(state["step"])
+        _set_rng_state(state["rng"])
+        self.last_checkpoint = ckpt.path
+
+    def ema_state(self) -> dict[str, Tensor]:
+        out: dict[str, Tensor] = {}
+        for g in self.groups.values():
+            if g.ema is not None:
+                out.update(g.ema.state_dict())
+        return out
+
+    @contextlib.contextmanager
+    def ema_applied(self) -> Iterator[None]:
+        """Use EMA weights (where groups keep them) for the duration of the block."""
+        with contextlib.ExitStack() as stack:
+            for g in self.groups.values():
+                if g.ema is not None:
+                    stack.enter_context(g.ema.applied())
+            yield
+
+    def save(self) -> pathlib.Path:
+        state = {
+            "step": self.step,
+            "groups": {
+                g.name: {"optimizer": g.optimizer.state_dict(), "scheduler": g.scheduler.state_dict()}
+                for g in self.groups.values()
+            },
+            "rng": _rng_state(),
+        }
+        self.last_checkpoint = save_checkpoint(
+            self.run_dir / "checkpoints",
+            step=self.step,
+            model_state=self.exp.state_dict(),
+            ema_state=self.ema_state() or None,
+            config=self.checkpoint_config(),
+            trainer_state=state,
+        )
+        return self.last_checkpoint
+
+    def checkpoint_config(self) -> dict[str, Any]:
+        from ebmcore._loader import get_plugin_host
+
+        plugins = {
+            r.name: r.provenance.version for r in get_plugin_host().records.values() if r.status == "loaded"
+        }
+        return {
+            "run": unstructure_config(self.cfg, self.regs),
+            "versions": {"torch": torch.__version__, "plugins": plugins},
+        }
+
+    def fit(self, until: int | None = None) -> dict[str, float]:
+        """Train until step ``until`` (default: ``trainer.steps``); returns the last logged metrics.
+
+        Raises :class:`TrainingDiverged` on a non-finite loss, metric or gradient, after saving the last
+        good state as a checkpoint (the offending update is never applied).
+        """
+        from ebmcore.plotting import save_sample_plot
+
+        tcfg = self.cfg.trainer
+        stop = min(until if until is not None else tcfg.steps, tcfg.steps)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        metrics_path = self.run_dir / "metrics.jsonl"
+        dtype = next(iter(self.groups.values())).params[0].dtype
+        last: dict[str, float] = {}
+        t0 = time.perf_counter()
+        bar = _progress(self.step, stop, self.progress)
+        with open(metrics_path, "a") as log_file:
+            while self.step < stop:
+                x, y = self.exp.dataset.random_batch(tcfg.batch_size, self.device)
+                batch = Batch(x.to(dtype), y)
+                with self._autocast():
+                    out = self.exp.objective(batch, self.step)
+                if not out.losses:
+                    raise ValueError(f"objective returned no loss at step {self.step}")
+                grad_norms = self._backward(out.losses)
+                if (self.step + 1) % tcfg.check_finite_every == 0 or self.step + 1 == stop:
+                    self._check_finite(out.losses, out.metrics, grad_norms)
+                for gname in out.losses:
+                    group = self.groups[gname]
+                    group.optimizer.step()
+                    group.scheduler.step()
+                    if group.ema is not None:
+                        group.ema.update()
+                self.step += 1
+                if bar is not None:
+                    bar.update(1)
+                if self.step % tcfg.log_every == 0 or self.step == stop:
+                    last = self._log(log_file, out.losses, out.metrics, grad_norms, time.perf_counter() - t0)
+                    if bar is not None:
+                        bar.set_postfix({k: f"{v:.3g}" for k, v in last.items() if k.startswith("loss/")})
+                if tcfg.plot_every and self.step % tcfg.plot_every == 0:
+                    save_sample_plot(self, self.run_dir / f"samples-{self.step:07d}.png")
+                if tcfg.checkpoint_every and self.step % tcfg.checkpoint_every == 0:
+                    self.save()
+        if bar is not None:
+            bar.close()
+        if self.last_checkpoint is None or self.last_checkpoint.name != f"step-{self.step:07d}":
+            self.save()
+        return last
+
+    # --- internals ----------------------------------------------------------------------------------
+    def _autocast(self) -> contextlib.AbstractContextManager[Any]:
+        if self.cfg.trainer.autocast and self.device.type == "cuda":
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def _backward(self, losses: Mapping[str, Tensor]) -> dict[str, Tensor]:
+        """Back-propagate each group's loss into that group's parameters only; return grad norms."""
+        unknown = set(losses) - set(self.groups)
+        if unknown:
+            raise KeyError(f"objective returned loss(es) for unknown group(s) {sorted(unknown)}; groups: {sorted(self.groups)}")
+        names = list(losses)
+        for gname in names:
+            for p in self.groups[gname].params:
+                p.grad = None
+        for i, gname in enumerate(names):
+            params = [p for p in self.groups[gname].params if p.requires_grad]
+            torch.autograd.backward(losses[gname], inputs=params, retain_graph=i < len(names) - 1)
+        norms = {}
+        for gname in names:
+            group = self.groups[gname]
+            params = [p for p in group.params if p.grad is not None]
+            clip = group.cfg.grad_clip if group.cfg.grad_clip is not None else math.inf
+            if params:
+                norms[gname] = torch.nn.utils.clip_grad_norm_(params, clip)
+        return norms
+
+    def _check_finite(
+        self, losses: Mapping[str, Tensor], metrics: Mapping[str, Tensor], grad_norms: Mapping[str, Tensor]
+    ) -> None:
+        named = (
+            [(f"loss[{k}]", v) for k, v in losses.items()]
+            + [(f"metric[{k}]", v) for k, v in metrics.items()]
+            + [(f"grad_norm[{k}]", v) for k, v in grad_norms.items()]
+        )
+        values = torch.stack([v.detach().float().reshape(()).to(self.device) for _, v in named])
+        finite = torch.isfinite(values)
+        if bool(finite.all()):  # one host sync per check
+            return
+        bad = int((~finite).nonzero()[0, 0])
+        quantity, value = named[bad][0], float(values[bad])
+        for g in self.groups.values():  # drop the bad gradients; weights are still those of the last step
+            for p in g.params:
+                p.grad = None
+        if self.step > 0 and (self.last_checkpoint is None or self.last_checkpoint.name != f"step-{self.step:07d}"):
+            self.save()
+        raise TrainingDiverged(self.step + 1, quantity, value, self.last_checkpoint)
+
+    def _log(
+        self,
+        log_file: Any,
+        losses: Mapping[str, Tensor],
+        metrics: Mapping[str, Tensor],
+        grad_norms: Mapping[str, Tensor],
+        elapsed: float,
+    ) -> dict[str, float]:
+        row: dict[str, float] = {}
+        for k, v in losses.items():
+            row[f"loss/{k}"] = float(v.detach())
+        for k, v in grad_norms.items():
+            row[f"grad_norm/{k}"] = float(v)
+        for g in self.groups.values():
+            row[f"lr/{g.name}"] = g.optimizer.param_groups[0]["lr"]
+        for k, v in metrics.items():
+            row[k] = float(v.detach().float().mean()) if isinstance(v, Tensor) else float(v)
+        log_file.write(json.dumps({"step": self.step, "wall_time": round(elapsed, 4), **row}) + "\n")
+        log_file.flush()
+        return row
+
+
+def _progress(start: int, stop: int, enabled: bool | None) -> Any:
+    if enabled is False:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=stop, initial=start, disable=None if enabled is None else not enabled, desc="train", unit="step")

@@ -1,0 +1,202 @@
+"""Trainer: exact resume, atomic checkpoints, divergence handling, groups, EMA."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+
+import attrs
+import pytest
+import torch
+from torch import nn
+
+from ebmcore import Batch, Objective, ObjectiveConfig, ObjectiveOutput, build, hookimpl, structure_config
+from ebmcore.checkpoint import CheckpointError, atomic_write, load_checkpoint
+from ebmcore.trainer import Trainer, TrainingDiverged
+
+SMALL = {
+    "data": {"name": "8gaussians", "n_train": 2000, "n_test": 200},
+    "energy": {"name": "mlp", "hidden": [32, 32]},
+    "initializer": {"name": "replay_buffer", "capacity": 256, "fresh": "gaussian", "scale": 2.0},
+    "sampler": {"name": "langevin", "n_steps": 5, "step_size": 0.05},
+    "objective": {"name": "contrastive_divergence", "alpha": 0.1},
+    "trainer": {"steps": 12, "batch_size": 32, "log_every": 3, "checkpoint_every": 4,
+                "optimizer": {"lr": 1e-3, "ema": 0.9, "warmup_steps": 3, "schedule": "cosine"}},
+    "device": "cpu",
+    "seed": 3,
+}
+
+
+def _trainer(regs, run_dir, data=SMALL):
+    return Trainer(build(structure_config(data, regs), regs=regs), run_dir, regs=regs, progress=False)
+
+
+def test_interrupted_and_resumed_run_matches_uninterrupted(ebm_regs, tmp_path):
+    full = _trainer(ebm_regs, tmp_path / "full")
+    full.fit()
+    part = _trainer(ebm_regs, tmp_path / "part")
+    forward = part.exp.objective.forward
+
+    def crash_at_step_6(batch, step):
+        if step == 6:
+            raise RuntimeError("simulated crash")
+        return forward(batch, step)
+
+    part.exp.objective.forward = crash_at_step_6
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        part.fit()  # dies during step 7; the latest checkpoint is step 4
+    del part
+    resumed = Trainer.resume(tmp_path / "part", regs=ebm_regs, progress=False)
+    assert resumed.step == 4
+    resumed.fit()
+    a, b = full.exp.state_dict(), resumed.exp.state_dict()
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k  # weights, replay buffer and sampler state
+    for k, v in full.ema_state().items():
+        assert torch.equal(v, resumed.ema_state()[k]), k
+
+
+def test_checkpoint_layout_and_safe_loading(ebm_regs, tmp_path):
+    t = _trainer(ebm_regs, tmp_path / "run")
+    t.fit(until=4)
+    ckpt_dir = tmp_path / "run" / "checkpoints" / "step-0000004"
+    assert sorted(p.name for p in ckpt_dir.iterdir()) == ["config.json", "ema.safetensors", "model.safetensors", "trainer_state.pt"]
+    assert (tmp_path / "run" / "checkpoints" / "latest").read_text().strip() == "step-0000004"
+    ckpt = load_checkpoint(tmp_path / "run")
+    assert ckpt.step == 4 and ckpt.config["run"]["sampler"]["name"] == "langevin"
+    assert any(k.startswith("initializer.") for k in ckpt.model_state)  # the replay buffer is saved
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, ("echo pwned",))
+
+    torch.save({"step": 1, "payload": Evil()}, ckpt_dir / "trainer_state.pt")
+    with pytest.raises(Exception, match="(?i)weights.only|unpickl"):
+        load_checkpoint(tmp_path / "run")
+
+
+def test_atomic_write_keeps_previous_file_on_crash(tmp_path, monkeypatch):
+    target = tmp_path / "f.bin"
+    atomic_write(target, b"good")
+
+    def crash(src, dst):
+        raise OSError("disk died during rename")
+
+    monkeypatch.setattr(os, "replace", crash)
+    with pytest.raises(OSError):
+        atomic_write(target, b"half-written")
+    assert target.read_bytes() == b"good"
+    assert [p.name for p in tmp_path.iterdir()] == ["f.bin"]  # no temp file left behind
+
+
+def test_missing_checkpoint_is_a_clear_error(tmp_path):
+    with pytest.raises(CheckpointError, match="no checkpoint"):
+        load_checkpoint(tmp_path)
+
+
+@attrs.frozen(kw_only=True)
+class _NaNAfterConfig(ObjectiveConfig):
+    bad_step: int = 5
+
+
+class _NaNAfter(Objective):
+    """A quadratic loss that turns NaN at ``bad_step``: drives the divergence guard."""
+
+    def __init__(self, energy, bad_step):
+        super().__init__()
+        self.energy_ref = [energy]
+        self.bad_step = bad_step
+
+    def forward(self, batch, step):
+        e = self.energy_ref[0](batch.x).mean()
+        loss = e * float("nan") if step >= self.bad_step else e.pow(2)
+        return ObjectiveOutput({"energy": loss}, {"energy/pos": e.detach()})
+
+    def parameter_groups(self):
+        return {"energy": list(self.energy_ref[0].parameters())}
+
+
+class _NaNPlugin:
+    @hookimpl
+    def ebmcore_register_objectives(self, registry):
+        registry.add("nan_after", _NaNAfterConfig, lambda cfg, ctx: _NaNAfter(ctx.energy, cfg.bad_step))
+
+
+def test_divergence_stops_with_message_and_keeps_last_good_checkpoint(ebm_host, tmp_path):
+    ebm_host.register(_NaNPlugin(), name="nan")
+    regs = ebm_host.registries()
+    data = dict(SMALL, objective={"name": "nan_after", "bad_step": 6})
+    t = _trainer(regs, tmp_path / "run", data)
+    with pytest.raises(TrainingDiverged) as exc:
+        t.fit()
+    err = exc.value
+    assert err.step == 7 and err.quantity == "loss[energy]"
+    assert "diverged at step 7" in str(err) and "step-0000006" in str(err)
+    ckpt = load_checkpoint(tmp_path / "run")
+    assert ckpt.step == 6
+    assert all(torch.isfinite(v).all() for v in ckpt.model_state.values() if v.is_floating_point())
+    assert all(torch.isfinite(p).all() for p in t.exp.energy.parameters())  # the bad update was not applied
+
+
+@attrs.frozen(kw_only=True)
+class _TwoGroupConfig(ObjectiveConfig):
+    pass
+
+
+class _TwoGroups(Objective):
+    """Group ``energy`` every step, group ``aux`` only on even steps (GEBM-style alternation)."""
+
+    def __init__(self, energy):
+        super().__init__()
+        self.energy_ref = [energy]
+        self.aux = nn.Linear(2, 1)
+
+    def forward(self, batch, step):
+        e = self.energy_ref[0](batch.x).mean()
+        aux = self.aux(batch.x).pow(2).mean() + 0.0 * e  # the aux loss also touches the energy graph
+        losses = {"energy": e.pow(2)}
+        if step % 2 == 0:
+            losses["aux"] = aux
+        return ObjectiveOutput(losses)
+
+    def parameter_groups(self):
+        return {"energy": list(self.energy_ref[0].parameters()), "aux": list(self.aux.parameters())}
+
+
+def test_only_groups_with_a_loss_are_stepped_and_each_gets_its_own_optimizer(ebm_host, tmp_path):
+    class P:
+        @hookimpl
+        def ebmcore_register_objectives(self, registry):
+            registry.add("two_groups", _TwoGroupConfig, lambda cfg, ctx: _TwoGroups(ctx.energy))
+
+    ebm_host.register(P(), name="two")
+    regs = ebm_host.registries()
+    data = dict(SMALL, objective={"name": "two_groups"},
+                trainer=dict(SMALL["trainer"], groups={"aux": {"name": "sgd", "lr": 0.1}}, checkpoint_every=0))
+    t = _trainer(regs, tmp_path / "run", data)
+    assert isinstance(t.groups["aux"].optimizer, torch.optim.SGD)
+    assert isinstance(t.groups["energy"].optimizer, torch.optim.Adam)
+    t.fit(until=1)  # step 0: both groups
+    aux_after_0 = t.exp.objective.aux.weight.detach().clone()
+    t.fit(until=2)  # step 1: energy only
+    assert torch.equal(t.exp.objective.aux.weight, aux_after_0)
+    t.fit(until=3)  # step 2: aux again
+    assert not torch.equal(t.exp.objective.aux.weight, aux_after_0)
+
+
+def test_unknown_group_in_trainer_config_is_reported(ebm_regs, tmp_path):
+    data = dict(SMALL, trainer=dict(SMALL["trainer"], groups={"generator": {"lr": 1.0}}))
+    with pytest.raises(ValueError, match="unknown group.*generator.*energy"):
+        _trainer(ebm_regs, tmp_path / "run", data)
+
+
+def test_metrics_log_is_jsonl(ebm_regs, tmp_path):
+    import json
+
+    t = _trainer(ebm_regs, tmp_path / "run")
+    t.fit(until=6)
+    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [3, 6]
+    assert {"loss/energy", "energy/pos", "energy/neg", "lr/energy", "grad_norm/energy", "wall_time"} <= set(rows[0])
+    assert rows[0]["lr/energy"] == pytest.approx(1e-3)  # warm-up done after 3 steps
