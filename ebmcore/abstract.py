@@ -206,7 +206,17 @@ class Batch:
 
     @property
     def cond(self) -> dict[str, Tensor]:
+        """All conditions the data carries (``{"y": labels}`` or ``{}``)."""
         return {} if self.y is None else {"y": self.y}
+
+    def cond_for(self, energy: object) -> dict[str, Tensor]:
+        """The conditions ``energy`` accepts (its ``conditions``); all of them for a plain callable.
+
+        Labelled data can train an unconditional energy: labels it does not accept are dropped.
+        """
+        accepted = getattr(energy, "conditions", None)
+        cond = self.cond
+        return cond if accepted is None else {k: v for k, v in cond.items() if k in accepted}
 
 
 @attrs.frozen

@@ -200,3 +200,12 @@ def test_metrics_log_is_jsonl(ebm_regs, tmp_path):
     assert [r["step"] for r in rows] == [3, 6]
     assert {"loss/energy", "energy/pos", "energy/neg", "lr/energy", "grad_norm/energy", "wall_time"} <= set(rows[0])
     assert rows[0]["lr/energy"] == pytest.approx(1e-3)  # warm-up done after 3 steps
+
+
+def test_labelled_data_trains_an_unconditional_energy(ebm_regs, tmp_path):
+    data = dict(SMALL, data={"name": "digits"}, energy={"name": "conv", "channels": [8, 8]},
+                initializer={"name": "uniform"}, trainer=dict(SMALL["trainer"], steps=2, checkpoint_every=0))
+    t = _trainer(ebm_regs, tmp_path / "run", data)
+    assert t.exp.dataset.y is not None and "y" not in t.exp.energy.conditions
+    t.fit()
+    assert t.step == 2

@@ -110,7 +110,7 @@ class ContrastiveDivergence(Objective):
         assert sampler is not None and initializer is not None
         b = batch.x.shape[0]
         n = self.n_negatives or b
-        cond = batch.cond
+        cond = batch.cond_for(energy)
         neg_cond = cond if n == b else {}
         with sampling_mode(energy if isinstance(energy, nn.Module) else None):
             result = sampler.generate(energy, initializer, n, neg_cond)
@@ -164,7 +164,7 @@ class EnergyMagnitudePenalty(Objective):
         self.parts = Parts(energy)
 
     def forward(self, batch: Batch, step: int) -> ObjectiveOutput:
-        e = self.parts.energy(batch.x, **batch.cond)
+        e = self.parts.energy(batch.x, **batch.cond_for(self.parts.energy))
         loss = e.pow(2).mean()
         return ObjectiveOutput({"energy": loss}, {"energy_l2": loss.detach()})
 
@@ -204,7 +204,7 @@ class GradientPenalty(Objective):
         x = batch.x
         if self.noise_std:
             x = x + self.noise_std * torch.randn_like(x)
-        _, grad = energy_and_grad(self.parts.energy, x, batch.cond, create_graph=True)
+        _, grad = energy_and_grad(self.parts.energy, x, batch.cond_for(self.parts.energy), create_graph=True)
         loss = grad.flatten(1).pow(2).sum(1).mean()
         return ObjectiveOutput({"energy": loss}, {"grad_penalty": loss.detach()})
 
