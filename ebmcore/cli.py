@@ -30,7 +30,7 @@ def _friendly_errors(fn: F) -> F:
 
         try:
             return fn(*args, **kwargs)
-        except (ConfigError, UnknownComponentError, CheckpointError, PluginError) as exc:
+        except (ConfigError, UnknownComponentError, CheckpointError, PluginError, FileNotFoundError) as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(EXIT_CONFIG)
         except TrainingDiverged as exc:
@@ -223,15 +223,32 @@ def sample(checkpoint: pathlib.Path, n: int, seed: int, ema: bool, out_path: pat
 @click.option("--ema/--no-ema", default=True, show_default=True, help="Use EMA weights when the run has them.")
 @click.option("--out", "out_path", type=click.Path(path_type=pathlib.Path), help="JSON output (default <run>/eval.json).")
 @click.option("--device", default=None, help="Override the run's device (cpu, cuda).")
+@click.option(
+    "--inception-weights", type=click.Path(path_type=pathlib.Path), default=None,
+    help="Local inception-2015-12-05.pt (or its folder): also report standard Inception FID (image runs). "
+    "Never downloaded.",
+)
 @_friendly_errors
-def eval_(checkpoint: pathlib.Path, n: int | None, seed: int, ema: bool, out_path: pathlib.Path | None, device: str | None) -> None:
+def eval_(
+    checkpoint: pathlib.Path, n: int | None, seed: int, ema: bool, out_path: pathlib.Path | None,
+    device: str | None, inception_weights: pathlib.Path | None,
+) -> None:
     """Evaluate a CHECKPOINT on its run's data set: prints a metric table and saves it as JSON."""
     from ebmcore._loader import registries
-    from ebmcore.evaluation import evaluate, load_experiment
+    from ebmcore.evaluation import evaluate, generate, load_experiment
 
     exp, ckpt = load_experiment(checkpoint, regs=registries(), use_ema=ema, device=device)
     assert exp.config is not None
-    metrics = {"step": ckpt.step, **evaluate(exp, n or exp.config.eval.n_samples, seed=seed)}
+    n = n or exp.config.eval.n_samples
+    metrics = {"step": ckpt.step, **evaluate(exp, n, seed=seed)}
+    if inception_weights is not None:
+        from ebmcore.metrics import inception_fid
+
+        if exp.dataset.kind != "image":
+            raise click.UsageError("--inception-weights applies to image data sets only")
+        samples = generate(exp, n, seed=seed).x.detach()
+        real = exp.dataset.test if exp.dataset.test is not None else exp.dataset.x
+        metrics["inception_fid"] = inception_fid(samples, real[:n], weights_path=inception_weights, device=samples.device)
     out_path = out_path or ckpt.path.parent.parent / "eval.json"
     out_path.write_text(json.dumps(metrics, indent=2))
     click.echo(f"{ckpt.path}:")

@@ -76,3 +76,22 @@ def test_unknown_recipe_and_missing_checkpoint(tmp_path):
     assert out.exit_code == 2 and "did you mean 'cd-8gaussians'" in out.output
     out = runner.invoke(main, ["eval", str(tmp_path)])
     assert out.exit_code == 2 and "no checkpoint" in out.output
+
+
+def test_digits_run_reports_digitsfid_and_inception_weights_are_never_downloaded(tmp_path):
+    runner = CliRunner()
+    run = tmp_path / "digits"
+    out = runner.invoke(main, ["train", "cd-digits", "trainer.steps=2", "energy.channels=[8,8]",
+                               "sampler.n_steps=2", "eval.n_samples=100", "trainer.plot_samples=20",
+                               "--out", str(run), "--no-progress"])
+    assert out.exit_code == 0, out.output
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["digits_fid"] > metrics["digits_fid_floor"] > 0  # 2 steps of training: far from real digits
+    out = runner.invoke(main, ["eval", str(run), "-n", "50", "--inception-weights", str(tmp_path / "nowhere")])
+    assert out.exit_code == 2 and "inception-2015-12-05.pt" in out.output and "Traceback" not in out.output
+
+
+def test_missing_local_dataset_says_where_files_go(tmp_path):
+    out = CliRunner().invoke(main, ["train", "cd-digits", "data.name=mnist", f"data.root={tmp_path}",
+                                    "--out", str(tmp_path / "r")])
+    assert out.exit_code == 2 and "MNIST" in out.output and "Traceback" not in out.output

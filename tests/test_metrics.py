@@ -366,6 +366,9 @@ def test_inception_fid_needs_local_weights(tmp_path: Path) -> None:
         inception_fid(x, x, weights_path=tmp_path / "inception-2015-12-05.pt")
     with pytest.raises(ValueError, match="weights_path"):
         inception_fid(x, x)
+    with pytest.raises(FileNotFoundError, match="inception-2015-12-05.pt"):
+        inception_fid(x, x, weights_path=tmp_path / "missing" / "other.pt")
+    (tmp_path / "other.pt").write_bytes(b"not inception")
     with pytest.raises(ValueError, match="directory holding"):
         inception_fid(x, x, weights_path=tmp_path / "other.pt")
 

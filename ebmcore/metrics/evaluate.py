@@ -46,7 +46,8 @@ def evaluate_samples(
     (VAPO/DCD convention). ``checkerboard``: ``checkerboard_share``. With ``energy_fn`` and ``D == 2``:
     ``nll_grid`` (exact test NLL by grid quadrature on the reference points, ``grid_kw`` passed to
     :func:`~ebmcore.metrics.grid.grid_nll`), and ``nll_true`` (mean ``-log p``) when ``dataset.log_prob`` is
-    known.
+    known; with a mixture also ``grid_weight_tv`` (total variation between the EBM's own mode masses, by
+    grid normalisation, and the true weights) and ``grid_weight_min`` (smallest model mode mass).
 
     ``kind="image"``: for ``(1, 8, 8)`` digits ``digits_fid``, ``digits_fid_floor``, ``digits_fid_floor_n``,
     ``class_tv``, ``confidence`` (:func:`~ebmcore.metrics.fid.digits_fid` on at most 898 samples); for other
@@ -111,6 +112,13 @@ def evaluate_samples(
         if not isinstance(energy_fn, torch.nn.Module):  # a module's own device/dtype is used otherwise
             kw.setdefault("device", samples.device)
         out["nll_grid"] = grid_nll(energy_fn, test, **kw)
+        if dataset.mixture is not None:
+            from ebmcore.metrics.grid import grid_mode_weights
+
+            w_model = grid_mode_weights(energy_fn, dataset.mixture, **kw).to(torch.float64).cpu()
+            w_true = dataset.mixture.weights.to(torch.float64).cpu()
+            out["grid_weight_tv"] = float(0.5 * (w_model - w_true).abs().sum())
+            out["grid_weight_min"] = float(w_model.min())
         if dataset.log_prob is not None:
             t64 = test.to(torch.float64)
             out["nll_true"] = float(-dataset.log_prob(t64).mean())

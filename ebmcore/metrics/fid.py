@@ -320,6 +320,11 @@ def digits_fid(samples: Tensor, *, bundle: DigitsJudgeBundle | None = None) -> F
 
 def _inception_extractor(weights_path: str | os.PathLike[str], device: torch.device) -> Callable[[Tensor], Tensor]:
     p = Path(weights_path)
+    if not p.exists():
+        raise FileNotFoundError(
+            f"Inception weights not found at {p}: expected {INCEPTION_WEIGHTS_NAME} (or a folder holding it). "
+            "ebmcore never downloads weights; copy the file there."
+        )
     if p.is_dir():
         folder = p
     elif p.name == INCEPTION_WEIGHTS_NAME:
