@@ -93,10 +93,12 @@ def energy_and_grad(
 
 @contextlib.contextmanager
 def sampling_mode(*modules: nn.Module | None) -> Iterator[None]:
-    """Eval mode and frozen parameters for the duration of a sampling run; restored afterwards.
+    """Eval mode, frozen parameters and full precision for the duration of a sampling run.
 
     Freezing keeps MCMC from building graphs through the weights (memory) and keeps spectral norm's power
-    iteration and batch-norm statistics from changing while chains run.
+    iteration and batch-norm statistics from changing while chains run. Autocast is switched off, so
+    Metropolis-Hastings ratios are computed from full-precision energies. Energy wrappers (a tethered or
+    guided energy) should be ``nn.Module`` objects holding the wrapped energy, so that this reaches it.
     """
     present = [m for m in modules if m is not None]
     modes = [m.training for m in present]
@@ -106,7 +108,11 @@ def sampling_mode(*modules: nn.Module | None) -> Iterator[None]:
             m.eval()
             for p in m.parameters():
                 p.requires_grad_(False)
-        yield
+        with contextlib.ExitStack() as stack:
+            for device_type in ("cuda", "cpu"):
+                if torch.is_autocast_enabled(device_type):
+                    stack.enter_context(torch.autocast(device_type, enabled=False))
+            yield
     finally:
         for m, mode, fl in zip(present, modes, flags):
             m.train(mode)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import pathlib
@@ -178,7 +179,7 @@ def train(
     trainer.fit()
     click.echo(f"checkpoint: {trainer.last_checkpoint}")
     if do_eval:
-        with trainer.ema_applied():
+        with trainer.ema_applied() if trainer.cfg.eval.use_ema else contextlib.nullcontext():
             metrics = evaluate(trainer.exp, trainer.cfg.eval.n_samples, seed=trainer.cfg.seed + 1)
         pic = save_sample_plot(trainer, run_dir / "samples.png")
         metrics = {"step": trainer.step, **metrics}

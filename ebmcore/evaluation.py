@@ -27,9 +27,10 @@ def generate(exp: Experiment, n: int, *, seed: int = 0) -> SampleResult:
     cond: dict[str, Tensor] = {}
     if exp.dataset.num_classes and "y" in getattr(exp.energy, "conditions", ()):
         cond["y"] = torch.arange(n, device=device) % exp.dataset.num_classes
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+    cuda_devices = list(range(torch.cuda.device_count())) if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=cuda_devices):
         torch.manual_seed(seed)
-        with sampling_mode(exp.energy, exp.initializer):
+        with sampling_mode(exp.energy, exp.initializer, exp.sampler):  # the sampler in eval: no adaptation
             return exp.sampler.generate(exp.energy, exp.initializer, n, cond or None)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import pathlib
 from typing import TYPE_CHECKING
 
@@ -82,6 +83,6 @@ def save_sample_plot(trainer: Trainer, path: str | pathlib.Path) -> pathlib.Path
 
     exp = trainer.exp
     n = trainer.cfg.trainer.plot_samples
-    with trainer.ema_applied():
+    with trainer.ema_applied() if trainer.cfg.eval.use_ema else contextlib.nullcontext():
         result = generate(exp, n, seed=trainer.cfg.seed + 1)
         return plot_samples(exp.dataset, result.x, path, energy=exp.energy, title=f"step {trainer.step}")

@@ -14,7 +14,7 @@ import math
 import pathlib
 import random
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -53,15 +53,20 @@ def make_optimizer(cfg: OptimizerConfig, params: list[nn.Parameter]) -> torch.op
     return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
 
 
-def make_schedule(cfg: OptimizerConfig, total_steps: int) -> Any:
-    """Learning-rate multiplier as a function of the group's step: linear warm-up, then the schedule."""
+def make_schedule(cfg: OptimizerConfig, total_steps: int) -> Callable[[int], float]:
+    """Learning-rate multiplier for the update made at global step ``step`` (0-based).
+
+    Linear warm-up over ``warmup_steps`` updates, then ``constant``, or ``cosine``/``linear`` decay that
+    reaches ``min_lr_ratio`` at the last step (``total_steps - 1``). The clock is the trainer's global
+    step, so a group stepped only on some steps (alternating schemes) follows the same schedule.
+    """
 
     def factor(step: int) -> float:
         if cfg.warmup_steps and step < cfg.warmup_steps:
             return (step + 1) / cfg.warmup_steps
         if cfg.schedule == "constant":
             return 1.0
-        span = max(1, total_steps - cfg.warmup_steps)
+        span = max(1, total_steps - 1 - cfg.warmup_steps)
         progress = min(1.0, (step - cfg.warmup_steps) / span)
         shape = 0.5 * (1 + math.cos(math.pi * progress)) if cfg.schedule == "cosine" else 1 - progress
         return cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * shape
@@ -75,8 +80,13 @@ class _Group:
     params: list[nn.Parameter]
     cfg: OptimizerConfig
     optimizer: torch.optim.Optimizer
-    scheduler: torch.optim.lr_scheduler.LambdaLR
+    lr_factor: Callable[[int], float]
     ema: EMA | None
+
+    def set_lr(self, step: int) -> None:
+        lr = self.cfg.lr * self.lr_factor(step)
+        for pg in self.optimizer.param_groups:
+            pg["lr"] = lr
 
 
 def _rng_state() -> dict[str, Any]:
@@ -135,7 +145,7 @@ class Trainer:
                 raise ValueError(f"trainable group {gname!r} has no parameters")
             ocfg = self.cfg.trainer.optimizer_for(gname)
             opt = make_optimizer(ocfg, params)
-            sched = torch.optim.lr_scheduler.LambdaLR(opt, make_schedule(ocfg, self.cfg.trainer.steps))
+            sched = make_schedule(ocfg, self.cfg.trainer.steps)
             ema = EMA({names[id(p)]: p for p in params}, ocfg.ema) if ocfg.ema else None
             self.groups[gname] = _Group(gname, params, ocfg, opt, sched, ema)
         unknown = set(self.cfg.trainer.groups) - set(self.groups)
@@ -169,7 +179,6 @@ class Trainer:
             if gstate is None:
                 raise KeyError(f"checkpoint has no state for trainable group {gname!r}")
             group.optimizer.load_state_dict(gstate["optimizer"])
-            group.scheduler.load_state_dict(gstate["scheduler"])
             if group.ema is not None:
                 if ckpt.ema_state is None:
                     raise KeyError("checkpoint has no EMA weights but the config asks for EMA")
@@ -195,10 +204,15 @@ class Trainer:
             yield
 
     def save(self) -> pathlib.Path:
+        """Write a checkpoint of the current state; refuses (raises :class:`TrainingDiverged`) when any
+        weight or floating buffer is non-finite, so a checkpoint on disk is always finite."""
+        floats = [t for t in self.exp.state_dict().values() if t.is_floating_point()]
+        if floats and not bool(torch.stack([torch.isfinite(t).all() for t in floats]).all()):
+            raise TrainingDiverged(self.step, "weights", float("nan"), self.last_checkpoint)
         state = {
             "step": self.step,
             "groups": {
-                g.name: {"optimizer": g.optimizer.state_dict(), "scheduler": g.scheduler.state_dict()}
+                g.name: {"optimizer": g.optimizer.state_dict()}
                 for g in self.groups.values()
             },
             "rng": _rng_state(),
@@ -249,12 +263,15 @@ class Trainer:
                 if not out.losses:
                     raise ValueError(f"objective returned no loss at step {self.step}")
                 grad_norms = self._backward(out.losses)
-                if (self.step + 1) % tcfg.check_finite_every == 0 or self.step + 1 == stop:
+                nxt = self.step + 1
+                if nxt % tcfg.check_finite_every == 0 or nxt == stop or (
+                    tcfg.checkpoint_every and nxt % tcfg.checkpoint_every == 0
+                ):  # a checkpointed step is always checked
                     self._check_finite(out.losses, out.metrics, grad_norms)
                 for gname in out.losses:
                     group = self.groups[gname]
+                    group.set_lr(self.step)
                     group.optimizer.step()
-                    group.scheduler.step()
                     if group.ema is not None:
                         group.ema.update()
                 self.step += 1
@@ -309,17 +326,17 @@ class Trainer:
             + [(f"metric[{k}]", v) for k, v in metrics.items()]
             + [(f"grad_norm[{k}]", v) for k, v in grad_norms.items()]
         )
-        values = torch.stack([v.detach().float().reshape(()).to(self.device) for _, v in named])
-        finite = torch.isfinite(values)
+        finite = torch.stack([torch.isfinite(v.detach()).all().to(self.device) for _, v in named])
         if bool(finite.all()):  # one host sync per check
             return
         bad = int((~finite).nonzero()[0, 0])
-        quantity, value = named[bad][0], float(values[bad])
-        for g in self.groups.values():  # drop the bad gradients; weights are still those of the last step
+        quantity, tensor = named[bad][0], named[bad][1].detach().float().flatten()
+        value = float(tensor[~torch.isfinite(tensor)][0])
+        for g in self.groups.values():  # drop the bad gradients; the update is not applied
             for p in g.params:
                 p.grad = None
-        if self.step > 0 and (self.last_checkpoint is None or self.last_checkpoint.name != f"step-{self.step:07d}"):
-            self.save()
+        # No checkpoint is written now: the failed step already touched component state (replay buffers,
+        # adapted step sizes, RNG), so the last periodic checkpoint is the last known-good state.
         raise TrainingDiverged(self.step + 1, quantity, value, self.last_checkpoint)
 
     def _log(

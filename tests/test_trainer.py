@@ -31,10 +31,19 @@ def _trainer(regs, run_dir, data=SMALL):
     return Trainer(build(structure_config(data, regs), regs=regs), run_dir, regs=regs, progress=False)
 
 
-def test_interrupted_and_resumed_run_matches_uninterrupted(ebm_regs, tmp_path):
-    full = _trainer(ebm_regs, tmp_path / "full")
+SAMPLERS = {
+    "langevin": {"name": "langevin", "n_steps": 5, "step_size": 0.05},
+    "mala": {"name": "mala", "n_steps": 5, "step_size": 0.05},  # adapted step size is state too
+    "hmc": {"name": "hmc", "n_trajectories": 2, "n_leapfrog": 3, "step_size": 0.1},
+}
+
+
+@pytest.mark.parametrize("sampler", sorted(SAMPLERS))
+def test_interrupted_and_resumed_run_matches_uninterrupted(ebm_regs, tmp_path, sampler):
+    data = dict(SMALL, sampler=SAMPLERS[sampler])
+    full = _trainer(ebm_regs, tmp_path / "full", data)
     full.fit()
-    part = _trainer(ebm_regs, tmp_path / "part")
+    part = _trainer(ebm_regs, tmp_path / "part", data)
     forward = part.exp.objective.forward
 
     def crash_at_step_6(batch, step):
@@ -132,9 +141,9 @@ def test_divergence_stops_with_message_and_keeps_last_good_checkpoint(ebm_host, 
         t.fit()
     err = exc.value
     assert err.step == 7 and err.quantity == "loss[energy]"
-    assert "diverged at step 7" in str(err) and "step-0000006" in str(err)
+    assert "diverged at step 7" in str(err) and "step-0000004" in str(err)
     ckpt = load_checkpoint(tmp_path / "run")
-    assert ckpt.step == 6
+    assert ckpt.step == 4  # the last periodic checkpoint: the failed step already touched the replay buffer
     assert all(torch.isfinite(v).all() for v in ckpt.model_state.values() if v.is_floating_point())
     assert all(torch.isfinite(p).all() for p in t.exp.energy.parameters())  # the bad update was not applied
 
@@ -209,3 +218,59 @@ def test_labelled_data_trains_an_unconditional_energy(ebm_regs, tmp_path):
     assert t.exp.dataset.y is not None and "y" not in t.exp.energy.conditions
     t.fit()
     assert t.step == 2
+
+
+def test_plots_and_evaluation_never_change_the_training_trajectory(ebm_regs, tmp_path):
+    data = dict(SMALL, sampler=SAMPLERS["mala"])
+    plain = _trainer(ebm_regs, tmp_path / "a", data)
+    plain.fit()
+    plotted = _trainer(ebm_regs, tmp_path / "b", dict(data, trainer=dict(SMALL["trainer"], plot_every=2, plot_samples=50)))
+    plotted.fit()
+    assert list((tmp_path / "b").glob("samples-*.png"))
+    for k, v in plain.exp.state_dict().items():
+        assert torch.equal(v, plotted.exp.state_dict()[k]), k  # MALA does not adapt while generating
+
+
+def test_checkpointed_steps_are_always_checked(ebm_host, tmp_path):
+    ebm_host.register(_NaNPlugin(), name="nan")
+    regs = ebm_host.registries()
+    data = dict(SMALL, objective={"name": "nan_after", "bad_step": 3},
+                trainer=dict(SMALL["trainer"], checkpoint_every=2, check_finite_every=5))
+    with pytest.raises(TrainingDiverged) as exc:
+        _trainer(regs, tmp_path / "run", data).fit()
+    assert exc.value.step == 4  # caught at the checkpointed step 4, before anything non-finite is saved
+    ckpt = load_checkpoint(tmp_path / "run")
+    assert ckpt.step == 2
+    assert all(torch.isfinite(v).all() for v in ckpt.model_state.values() if v.is_floating_point())
+
+
+def test_schedule_follows_the_global_step_and_reaches_its_floor():
+    from ebmcore import OptimizerConfig
+    from ebmcore.trainer import make_schedule
+
+    f = make_schedule(OptimizerConfig(warmup_steps=2, schedule="cosine", min_lr_ratio=0.1), total_steps=13)
+    assert [f(0), f(1), f(2)] == [0.5, 1.0, 1.0]
+    assert f(12) == pytest.approx(0.1) and f(7) == pytest.approx(0.55)
+
+
+def test_cd_negatives_get_conditions_drawn_from_the_batch(ebm_regs):
+    from ebmcore.components.energies import MLPEnergy
+    from ebmcore.components.initializers import GaussianInitializer
+    from ebmcore.components.objectives import ContrastiveDivergence
+    from ebmcore.components.samplers import LangevinSampler
+
+    energy = MLPEnergy((2,), hidden=(8,), num_classes=3)
+    seen = []
+    forward = energy.forward
+
+    def spy(x, **cond):
+        seen.append((x.shape[0], cond.get("y")))
+        return forward(x, **cond)
+
+    energy.forward = spy
+    cd = ContrastiveDivergence(energy, LangevinSampler(n_steps=1), GaussianInitializer((2,)), n_negatives=5)
+    y = torch.tensor([0, 0, 0, 0, 0, 0, 0, 2])
+    cd(Batch(torch.randn(8, 2), y), 0)
+    assert all(c is not None for _, c in seen)  # no unconditional energy call sneaks in
+    joint = seen[-1][1]
+    assert joint.shape == (13,) and torch.equal(joint[:8], y) and set(joint[8:].tolist()) <= {0, 2}

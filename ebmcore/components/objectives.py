@@ -48,12 +48,14 @@ __all__ = [
 ]
 
 
-def _stat_metrics(prefix: str, stats: Mapping[str, Tensor | float], **counts: int) -> dict[str, Tensor]:
+def _stat_metrics(
+    prefix: str, stats: Mapping[str, Tensor | float], device: torch.device, **counts: int
+) -> dict[str, Tensor]:
     out: dict[str, Tensor] = {}
     for key, val in stats.items():
-        out[f"{prefix}/{key}"] = val.detach() if isinstance(val, Tensor) else torch.tensor(float(val))
+        out[f"{prefix}/{key}"] = val.detach() if isinstance(val, Tensor) else torch.tensor(float(val), device=device)
     for key, val in counts.items():
-        out[f"{prefix}/{key}"] = torch.tensor(float(val))
+        out[f"{prefix}/{key}"] = torch.tensor(float(val), device=device)
     return out
 
 
@@ -111,24 +113,25 @@ class ContrastiveDivergence(Objective):
         b = batch.x.shape[0]
         n = self.n_negatives or b
         cond = batch.cond_for(energy)
-        neg_cond = cond if n == b else {}
+        if n == b:
+            neg_cond = cond
+        else:  # conditions of the negatives drawn from the batch's, so E(x-|c) matches E(x+|c)
+            idx = torch.randint(b, (n,), device=batch.x.device)
+            neg_cond = {k: v[idx] for k, v in cond.items()}
         with sampling_mode(energy if isinstance(energy, nn.Module) else None):
             result = sampler.generate(energy, initializer, n, neg_cond)
         initializer.observe(result.x)
         x_neg = result.x.detach()
-        if neg_cond.keys() == cond.keys():
-            joint = {k: torch.cat([cond[k], neg_cond[k]]) for k in cond}
-            e = energy(torch.cat([batch.x, x_neg]), **joint)
-            e_pos, e_neg = e[:b], e[b:]
-        else:
-            e_pos, e_neg = energy(batch.x, **cond), energy(x_neg)
+        joint = {k: torch.cat([cond[k], neg_cond[k]]) for k in cond}
+        e = energy(torch.cat([batch.x, x_neg]), **joint)
+        e_pos, e_neg = e[:b], e[b:]
         cd = e_pos.mean() - e_neg.mean()
         loss = cd + self.alpha * (e_pos.pow(2).mean() + e_neg.pow(2).mean()) if self.alpha else cd
         metrics = {
             "energy/pos": e_pos.detach().mean(),
             "energy/neg": e_neg.detach().mean(),
             "cd_gap": cd.detach(),
-            **_stat_metrics("sampler", result.stats, grad_evals=result.n_grad_evals),
+            **_stat_metrics("sampler", result.stats, e.device, grad_evals=result.n_grad_evals),
         }
         return ObjectiveOutput({"energy": loss}, metrics)
 

@@ -271,7 +271,8 @@ class MALASampler(Sampler):
 
     ``sample(energy, x0, cond, adapt=None)``:
         energy: any energy callable. x0: ``(B, *event_shape)``. cond: conditions ``(B,)`` each.
-        adapt: override the default adaptation for this call.
+        adapt: override the default adaptation for this call (default: ``adapt`` in train mode only, so
+            generation under :func:`~ebmcore.abstract.sampling_mode` never changes the step size).
 
     Returns:
         :class:`SampleResult` with ``x`` ``(B, *event_shape)``, stats ``acceptance_rate`` (tensor: fraction
@@ -316,7 +317,7 @@ class MALASampler(Sampler):
     def sample(
         self, energy: EnergyFn, x0: Tensor, cond: Cond | None = None, *, adapt: bool | None = None
     ) -> SampleResult:
-        adapt = self.adapt if adapt is None else adapt
+        adapt = (self.adapt and self.training) if adapt is None else adapt  # adapt only in train mode
         x = x0.detach().clone()
         log_h = self.log_step_size.detach().to(x.device).clone()
         e_x, g_x = energy_and_grad(energy, x, cond)
