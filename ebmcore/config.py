@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import pathlib
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
@@ -69,7 +70,7 @@ class OptimizerConfig:
 
     name: Literal["adam", "adamw", "sgd"] = "adam"
     lr: float = attrs.field(default=1e-3, validator=v.gt(0))
-    betas: tuple[float, float] = (0.9, 0.999)
+    betas: tuple[float, float] = attrs.field(default=(0.9, 0.999))
     momentum: float = attrs.field(default=0.0, validator=v.ge(0))
     weight_decay: float = attrs.field(default=0.0, validator=v.ge(0))
     warmup_steps: int = attrs.field(default=0, validator=v.ge(0))
@@ -77,6 +78,11 @@ class OptimizerConfig:
     min_lr_ratio: float = attrs.field(default=0.0, validator=[v.ge(0), v.le(1)])
     grad_clip: float | None = attrs.field(default=None, validator=v.optional(v.gt(0)))
     ema: float | None = attrs.field(default=None, validator=v.optional([v.gt(0), v.lt(1)]))
+
+    @betas.validator
+    def _check_betas(self, attribute: attrs.Attribute[tuple[float, float]], value: tuple[float, float]) -> None:
+        if not all(0.0 <= b < 1.0 for b in value):
+            raise ValueError(f"'betas' must each be in [0, 1), got {list(value)}")
 
 
 @attrs.frozen(kw_only=True)
@@ -175,6 +181,35 @@ class _MissingName(LookupError):
         super().__init__(f"missing 'name'; available {role} names: {available}")
 
 
+def _strict_int(val: Any, _: type) -> int:
+    if isinstance(val, bool) or (isinstance(val, float) and not val.is_integer()):
+        raise ValueError(f"expected an integer, got {val!r}")
+    if isinstance(val, str):
+        val = val.strip()
+    return int(val)
+
+
+def _strict_bool(val: Any, _: type) -> bool:
+    if not isinstance(val, bool):
+        raise ValueError(f"expected true or false, got {val!r}")
+    return val
+
+
+def _strict_float(val: Any, _: type) -> float:
+    if isinstance(val, bool):
+        raise ValueError(f"expected a number, got {val!r}")
+    return float(val)  # numeric strings are accepted: YAML 1.1 reads 1e-3 as a string
+
+
+_LITERAL_MESSAGE = re.compile(r"^(.*) not in literal typing\.Literal\[(.*)\]$")
+_FIELD_MESSAGE = re.compile(r"^'(\w+)' (.*) @ (\$\S*)$")
+
+
+def _field_paths(lines: list[str]) -> list[str]:
+    """attrs validator messages name their field: move it into the path (``@ $.sampler.step_size``)."""
+    return [_FIELD_MESSAGE.sub(r"'\1' \2 @ \3.\1", line) for line in lines]
+
+
 def _role_of(base: type) -> str:
     return next(role for role, b in ROLES.items() if b is base)
 
@@ -182,6 +217,9 @@ def _role_of(base: type) -> str:
 def make_converter(regs: Registries) -> cattrs.Converter:
     """A strict converter whose role fields dispatch on ``name`` through ``regs`` at call time."""
     conv = cattrs.Converter(forbid_extra_keys=True)
+    conv.register_structure_hook(int, _strict_int)
+    conv.register_structure_hook(float, _strict_float)
+    conv.register_structure_hook(bool, _strict_bool)  # after int: bool is a subclass of int
     attrs_unstructure: dict[type, Callable[[Any], dict[str, Any]]] = {}
 
     for base in ROLES.values():
@@ -216,6 +254,9 @@ def make_converter(regs: Registries) -> cattrs.Converter:
 def _format_exception(exc: BaseException, type_: Any) -> str:
     if isinstance(exc, (UnknownComponentError, _MissingName)):
         return str(exc)
+    literal = _LITERAL_MESSAGE.match(str(exc))
+    if literal:
+        return f"must be one of [{literal.group(2)}], got {literal.group(1)!r}"
     if isinstance(exc, ForbiddenExtraKeysError):
         return f"unknown key(s) {sorted(exc.extra_fields)}"
     if isinstance(exc, KeyError):
@@ -236,9 +277,9 @@ def structure_config(data: Mapping[str, Any], regs: Registries, cls: type = RunC
     try:
         return conv.structure(dict(data), cls)
     except (ClassValidationError, IterableValidationError) as exc:
-        raise ConfigError(cattrs.transform_error(exc, format_exception=_format_exception)) from exc
+        raise ConfigError(_field_paths(cattrs.transform_error(exc, format_exception=_format_exception))) from exc
     except (UnknownComponentError, _MissingName, ValueError, TypeError) as exc:
-        raise ConfigError([f"{_format_exception(exc, cls)} @ $"]) from exc
+        raise ConfigError(_field_paths([f"{_format_exception(exc, cls)} @ $"])) from exc
 
 
 def unstructure_config(cfg: Any, regs: Registries) -> dict[str, Any]:

@@ -116,3 +116,16 @@ def test_unreadable_config_file(tmp_path):
         read_config_file(bad)
     with pytest.raises(ConfigError, match="not found"):
         read_config_file(tmp_path / "missing.yaml")
+
+
+def test_fixed_choices_types_and_validators_name_the_field(ebm_regs):
+    bad = dict(BASE, sampler={"name": "langevin", "clip_mode": "foo"}, dtype="half",
+               trainer={"steps": True, "batch_size": 10.5, "optimizer": {"betas": [0.9, 1.5]}})
+    text = "\n".join(_errors(bad, ebm_regs))
+    assert "must be one of ['norm', 'value'], got 'foo' @ $.sampler.clip_mode" in text
+    assert "must be one of ['float32', 'float64', 'bfloat16'], got 'half' @ $.dtype" in text
+    assert "expected an integer, got True @ $.trainer.steps" in text
+    assert "expected an integer, got 10.5 @ $.trainer.batch_size" in text
+    assert "'betas' must each be in [0, 1), got [0.9, 1.5] @ $.trainer.optimizer.betas" in text
+    text = "\n".join(_errors(dict(BASE, sampler={"name": "langevin", "step_size": -1}), ebm_regs))
+    assert "'step_size' must be > 0: -1.0 @ $.sampler.step_size" in text
