@@ -24,7 +24,7 @@ from __future__ import annotations
 import abc
 import contextlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import attrs
 import torch
@@ -34,13 +34,16 @@ __all__ = [
     "NULL_LABEL",
     "Batch",
     "Cond",
+    "DensityInitializer",
     "Energy",
     "EnergyFn",
     "Initializer",
+    "LatentInitializer",
     "Objective",
     "ObjectiveOutput",
     "SampleResult",
     "Sampler",
+    "StateInitializer",
     "energy_and_grad",
     "sampling_mode",
 ]
@@ -160,12 +163,15 @@ class SampleResult:
             stay on the device (no host sync inside the sampler).
         n_energy_evals: energy evaluations per chain (forward passes).
         n_grad_evals: input-gradient evaluations per chain (forward + backward passes).
+        log_weights: ``(B,)`` unnormalised log importance weights when the samples are weighted
+            (sampling-importance-resampling, SNIS), else ``None`` (equally weighted).
     """
 
     x: Tensor
     stats: Mapping[str, Tensor | float] = attrs.field(factory=dict)
     n_energy_evals: int = 0
     n_grad_evals: int = 0
+    log_weights: Tensor | None = None
 
 
 class Initializer(nn.Module, abc.ABC):
@@ -185,11 +191,57 @@ class Initializer(nn.Module, abc.ABC):
         """Receive the refined states ``(n, *event_shape)`` for the batch last returned by :meth:`init`."""
 
 
+# --- optional initializer capabilities ---------------------------------------------------------------
+# Samplers that need more than starting states test for these with isinstance() (they are runtime
+# checkable), never for another plugin's concrete class.
+
+
+@runtime_checkable
+class DensityInitializer(Protocol):
+    """An initializer with a tractable density (a normalizing flow): NF-MLE's independence proposals,
+    importance weights, flow-based density estimation.
+
+    ``log_prob(x, cond)``: ``(B, *event_shape) -> (B,)`` log-density.
+    ``sample_with_log_prob(n, cond)``: reparameterised samples ``(n, *event_shape)`` and their log-density
+    ``(n,)`` in one pass.
+    """
+
+    def log_prob(self, x: Tensor, cond: Cond | None = None) -> Tensor: ...
+
+    def sample_with_log_prob(self, n: int, cond: Cond | None = None) -> tuple[Tensor, Tensor]: ...
+
+
+@runtime_checkable
+class LatentInitializer(Protocol):
+    """An initializer that is a generator ``x = G(z)`` with a standard-normal latent (GEBM's base), so
+    samplers can run MCMC in latent space.
+
+    ``latent_shape``: shape of one latent ``z``. ``sample_latent(n, cond)``: ``(n, *latent_shape)``.
+    ``decode(z, cond)``: ``(n, *latent_shape) -> (n, *event_shape)``, differentiable in ``z``.
+    """
+
+    latent_shape: tuple[int, ...]
+
+    def sample_latent(self, n: int, cond: Cond | None = None) -> Tensor: ...
+
+    def decode(self, z: Tensor, cond: Cond | None = None) -> Tensor: ...
+
+
+@runtime_checkable
+class StateInitializer(Protocol):
+    """An initializer that maps given states to starting states (CDRL's per-level initializer maps the
+    sample at one noise level to the start of the next): ``init_from(x, cond) -> (B, *event_shape)``."""
+
+    def init_from(self, x: Tensor, cond: Cond | None = None) -> Tensor: ...
+
+
 class Sampler(nn.Module, abc.ABC):
     """Moves a batch of states under an energy callable.
 
     A sampler is an ``nn.Module`` so that adapted state (a step size tuned to a target acceptance rate,
-    persistent chains) is saved in checkpoints with everything else.
+    persistent chains) is saved in checkpoints with everything else. Samplers adapt such state only in
+    train mode (``self.training``); generation runs them in eval mode, so drawing samples for a picture
+    or an evaluation never changes training.
     """
 
     @abc.abstractmethod

@@ -18,7 +18,11 @@ def _blocks(lang):
 
 def test_python_example_runs():
     (code,) = _blocks("python")
-    exec(compile(code, "README.md", "exec"), {})
+    namespace: dict = {}
+    exec(compile(code, "README.md", "exec"), namespace)
+    assert set(namespace["out"].losses) == {"energy"}
+    assert all(p.grad is not None for p in namespace["energy"].parameters())
+    assert "term1/energy_l2" in namespace["out"].metrics
 
 
 def test_yaml_examples_are_valid_configs(ebm_regs):
