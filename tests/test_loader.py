@@ -190,3 +190,26 @@ def test_import_ebmcore_loads_no_plugin():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "ok"
+
+
+def test_ebm_plugins_reports_a_broken_plugin_and_check_fails(fake_plugins, monkeypatch):
+    from click.testing import CliRunner
+
+    from ebmcore import reset_plugin_host
+    from ebmcore.cli import main
+
+    monkeypatch.delenv("EBMCORE_STRICT_PLUGINS", raising=False)
+    fake_plugins("ebmcore-fake-good", "fake_good", GOOD)
+    fake_plugins("ebmcore-fake-broken", "fake_broken", BROKEN_IMPORT)
+    with pytest.warns(PluginWarning):
+        reset_plugin_host(PluginHost(entry_points=_eps()))
+    try:
+        out = CliRunner().invoke(main, ["plugins"])
+        assert out.exit_code == 0
+        assert "fake_broken  [failed]  ebmcore-fake-broken 1.0" in out.output
+        assert "error: ImportError: this plugin is broken on purpose" in out.output
+        assert "good_sampler" in out.output and "langevin" in out.output
+        out = CliRunner().invoke(main, ["plugins", "--check"])
+        assert out.exit_code == 1 and "plugin check failed: fake_broken" in out.output
+    finally:
+        reset_plugin_host(None)
