@@ -169,7 +169,24 @@ class ConditionEmbedding(nn.Module):
 
 
 @attrs.frozen(kw_only=True)
-class MLPEnergyConfig(EnergyConfig):
+class _ConditionedEnergyConfig(EnergyConfig):
+    """Conditioning fields shared by core's energies (see :class:`ConditionEmbedding`)."""
+
+    time_conditioned: bool = False
+    num_classes: int | None = attrs.field(default=None, validator=v.optional(v.ge(1)))
+    cond_dim: int | None = attrs.field(default=None, validator=v.optional(v.ge(1)))
+    fourier_dim: int = attrs.field(default=64, validator=v.ge(2))
+    max_frequency: float = attrs.field(default=1000.0, validator=v.gt(0))
+    spectral_norm: bool = False
+
+    @fourier_dim.validator
+    def _even(self, attribute: attrs.Attribute[int], value: int) -> None:
+        if value % 2:
+            raise ValueError(f"'fourier_dim' must be even, got {value}")
+
+
+@attrs.frozen(kw_only=True)
+class MLPEnergyConfig(_ConditionedEnergyConfig):
     """Config of :class:`MLPEnergy`.
 
     Attributes:
@@ -186,17 +203,6 @@ class MLPEnergyConfig(EnergyConfig):
 
     hidden: tuple[int, ...] = attrs.field(default=(128, 128, 128), validator=[v.min_len(1), _all_positive])
     activation: Activation = attrs.field(default="silu", validator=v.in_(tuple(ACTIVATIONS)))
-    time_conditioned: bool = False
-    num_classes: int | None = attrs.field(default=None, validator=v.optional(v.ge(1)))
-    cond_dim: int | None = attrs.field(default=None, validator=v.optional(v.ge(1)))
-    fourier_dim: int = attrs.field(default=64, validator=v.ge(2))
-    max_frequency: float = attrs.field(default=1000.0, validator=v.gt(0))
-    spectral_norm: bool = False
-
-    @fourier_dim.validator
-    def _even(self, attribute: attrs.Attribute[int], value: int) -> None:
-        if value % 2:
-            raise ValueError(f"'fourier_dim' must be even, got {value}")
 
 
 class MLPEnergy(Energy):
@@ -314,7 +320,7 @@ def _check_classes(num_classes: int | None, ctx: BuildContext) -> None:
 
 
 @attrs.frozen(kw_only=True)
-class ConvEnergyConfig(EnergyConfig):
+class ConvEnergyConfig(_ConditionedEnergyConfig):
     """Config of :class:`ConvEnergy`.
 
     Attributes:
@@ -332,17 +338,6 @@ class ConvEnergyConfig(EnergyConfig):
     channels: tuple[int, ...] = attrs.field(default=(32, 64, 128), validator=[v.min_len(1), _all_positive])
     convs_per_stage: int = attrs.field(default=1, validator=v.ge(1))
     activation: Activation = attrs.field(default="silu", validator=v.in_(tuple(ACTIVATIONS)))
-    time_conditioned: bool = False
-    num_classes: int | None = attrs.field(default=None, validator=v.optional(v.ge(1)))
-    cond_dim: int | None = attrs.field(default=None, validator=v.optional(v.ge(1)))
-    fourier_dim: int = attrs.field(default=64, validator=v.ge(2))
-    max_frequency: float = attrs.field(default=1000.0, validator=v.gt(0))
-    spectral_norm: bool = False
-
-    @fourier_dim.validator
-    def _even(self, attribute: attrs.Attribute[int], value: int) -> None:
-        if value % 2:
-            raise ValueError(f"'fourier_dim' must be even, got {value}")
 
 
 class ConvEnergy(Energy):
