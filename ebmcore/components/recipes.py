@@ -12,8 +12,8 @@ __all__ = ["RECIPES"]
 _CD_8GAUSSIANS: dict[str, Any] = {
     "data": {"name": "8gaussians"},
     "energy": {"name": "mlp", "hidden": [128, 128, 128], "activation": "silu"},
-    "initializer": {"name": "gaussian", "std": 3.0},
-    "sampler": {"name": "langevin", "step_size": 0.02, "n_steps": 40},
+    "initializer": {"name": "gaussian", "std": 2.0},
+    "sampler": {"name": "langevin", "step_size": 0.05, "n_steps": 40},
     "objective": {"name": "contrastive_divergence", "alpha": 0.1},
     "trainer": {
         "steps": 1500,
@@ -28,8 +28,8 @@ _CD_8GAUSSIANS: dict[str, Any] = {
 
 _PCD_8GAUSSIANS: dict[str, Any] = {
     **_CD_8GAUSSIANS,
-    "initializer": {"name": "replay_buffer", "capacity": 10000, "reinit_prob": 0.05, "fresh": "gaussian", "scale": 3.0},
-    "sampler": {"name": "langevin", "step_size": 0.02, "n_steps": 20},
+    "initializer": {"name": "replay_buffer", "capacity": 10000, "reinit_prob": 0.05, "fresh": "gaussian", "scale": 2.0},
+    "sampler": {"name": "langevin", "step_size": 0.05, "n_steps": 20},
 }
 
 _CD_DIGITS: dict[str, Any] = {
