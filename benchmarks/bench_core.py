@@ -134,7 +134,7 @@ def main() -> None:
                 xb = data[torch.randint(len(data), (256,), device=device)]
                 for p in e2.parameters():
                     p.requires_grad_(False)
-                neg = ref_ula(e2, 3.0 * torch.randn(256, 2, device=device), 0.02, 10).detach()
+                neg = ref_ula(e2, 2.0 * torch.randn(256, 2, device=device), 0.05, 10).detach()
                 for p in e2.parameters():
                     p.requires_grad_(True)
                 e = e2(torch.cat([xb, neg]))

@@ -120,9 +120,14 @@ class DigitsConfig(DatasetConfig):
 
     Attributes:
         test_fraction: stratified held-out share (0: train on all 1,797 images).
+        split_seed: seed of the stratified split, independent of the run's seed. With the defaults
+            ``test_fraction=0.5, split_seed=0`` the training half is the DigitsFID judge's training half
+            H1 and the held-out half is H2, the half its reference statistics come from, so a model
+            trained on H1 is scored against digits it never saw.
     """
 
-    test_fraction: float = attrs.field(default=0.0, validator=[v.ge(0), v.lt(1)])
+    test_fraction: float = attrs.field(default=0.5, validator=[v.ge(0), v.lt(1)])
+    split_seed: int = 0
 
 
 @attrs.frozen(kw_only=True)
@@ -171,7 +176,7 @@ def _toy(name: str) -> Callable[[_ToyConfig, int], Dataset]:
 def _digits(cfg: DigitsConfig, seed: int) -> Dataset:
     from ebmcore.data.images import load_digits_dataset
 
-    return load_digits_dataset(test_fraction=cfg.test_fraction, seed=seed)
+    return load_digits_dataset(test_fraction=cfg.test_fraction, seed=cfg.split_seed)
 
 
 def _local(loader_name: str) -> Callable[[LocalImagesConfig, int], Dataset]:
@@ -196,7 +201,7 @@ DATASETS: dict[str, tuple[type[DatasetConfig], Callable[..., Dataset], str]] = {
     "swissroll": (SwissRollConfig, _toy("swissroll"), "2-D Swiss roll."),
     "circles": (CirclesConfig, _toy("circles"), "Two concentric circles."),
     "pinwheel": (PinwheelConfig, _toy("pinwheel"), "Pinwheel with five arms."),
-    "digits": (DigitsConfig, _digits, "scikit-learn 8x8 digits in [-1, 1] (offline real images)."),
+    "digits": (DigitsConfig, _digits, "scikit-learn 8x8 digits in [-1, 1] (offline real images; DigitsFID judge split)."),
     "mnist": (MNISTConfig, _local("load_mnist"), "MNIST from a local folder (torchvision layout, no download)."),
     "fashion_mnist": (FashionMNISTConfig, _local("load_fashion_mnist"), "Fashion-MNIST from a local folder."),
     "cifar10": (CIFAR10Config, _local("load_cifar10"), "CIFAR-10 from a local folder (python pickles)."),
