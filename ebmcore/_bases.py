@@ -7,6 +7,8 @@ collide by accident.
 
 from __future__ import annotations
 
+from typing import Any
+
 import attrs
 
 __all__ = [
@@ -22,6 +24,11 @@ __all__ = [
 @attrs.frozen(kw_only=True)
 class ComponentConfig:
     """Base of all component configs (no fields)."""
+
+    def as_kwargs(self) -> dict[str, Any]:
+        """The fields as keyword arguments (not recursive), for factories whose module takes the same
+        names: ``MyModule(ctx.event_shape, **cfg.as_kwargs(), device=ctx.device)``."""
+        return attrs.asdict(self, recurse=False)
 
 
 @attrs.frozen(kw_only=True)

@@ -294,19 +294,7 @@ class MLPEnergy(Energy):
 def build_mlp_energy(cfg: MLPEnergyConfig, ctx: BuildContext) -> MLPEnergy:
     """Build an :class:`MLPEnergy` for ``ctx.event_shape`` on ``ctx.device``/``ctx.dtype``."""
     _check_classes(cfg.num_classes, ctx)
-    return MLPEnergy(
-        ctx.event_shape,
-        hidden=cfg.hidden,
-        activation=cfg.activation,
-        time_conditioned=cfg.time_conditioned,
-        num_classes=cfg.num_classes,
-        cond_dim=cfg.cond_dim,
-        fourier_dim=cfg.fourier_dim,
-        max_frequency=cfg.max_frequency,
-        spectral_norm=cfg.spectral_norm,
-        device=ctx.device,
-        dtype=ctx.dtype,
-    )
+    return MLPEnergy(ctx.event_shape, **cfg.as_kwargs(), device=ctx.device, dtype=ctx.dtype)
 
 
 def _check_classes(num_classes: int | None, ctx: BuildContext) -> None:
@@ -440,17 +428,4 @@ class ConvEnergy(Energy):
 def build_conv_energy(cfg: ConvEnergyConfig, ctx: BuildContext) -> ConvEnergy:
     """Build a :class:`ConvEnergy` for ``ctx.event_shape`` (must be ``(C, H, W)``) on ``ctx.device``/``ctx.dtype``."""
     _check_classes(cfg.num_classes, ctx)
-    return ConvEnergy(
-        ctx.event_shape,
-        channels=cfg.channels,
-        convs_per_stage=cfg.convs_per_stage,
-        activation=cfg.activation,
-        time_conditioned=cfg.time_conditioned,
-        num_classes=cfg.num_classes,
-        cond_dim=cfg.cond_dim,
-        fourier_dim=cfg.fourier_dim,
-        max_frequency=cfg.max_frequency,
-        spectral_norm=cfg.spectral_norm,
-        device=ctx.device,
-        dtype=ctx.dtype,
-    )
+    return ConvEnergy(ctx.event_shape, **cfg.as_kwargs(), device=ctx.device, dtype=ctx.dtype)

@@ -128,7 +128,7 @@ class GaussianInitializer(_AnchoredInitializer):
 
 def build_gaussian_initializer(cfg: GaussianInitializerConfig, ctx: BuildContext) -> GaussianInitializer:
     """Build a :class:`GaussianInitializer` for ``ctx.event_shape`` on ``ctx.device``/``ctx.dtype``."""
-    return GaussianInitializer(ctx.event_shape, mean=cfg.mean, std=cfg.std, device=ctx.device, dtype=ctx.dtype)
+    return GaussianInitializer(ctx.event_shape, **cfg.as_kwargs(), device=ctx.device, dtype=ctx.dtype)
 
 
 @attrs.frozen(kw_only=True)
@@ -182,7 +182,7 @@ class UniformInitializer(_AnchoredInitializer):
 
 def build_uniform_initializer(cfg: UniformInitializerConfig, ctx: BuildContext) -> UniformInitializer:
     """Build a :class:`UniformInitializer` for ``ctx.event_shape`` on ``ctx.device``/``ctx.dtype``."""
-    return UniformInitializer(ctx.event_shape, low=cfg.low, high=cfg.high, device=ctx.device, dtype=ctx.dtype)
+    return UniformInitializer(ctx.event_shape, **cfg.as_kwargs(), device=ctx.device, dtype=ctx.dtype)
 
 
 # --- data --------------------------------------------------------------------------------------------
@@ -402,12 +402,4 @@ class ReplayBufferInitializer(Initializer):
 
 def build_replay_buffer(cfg: ReplayBufferInitializerConfig, ctx: BuildContext) -> ReplayBufferInitializer:
     """Build a :class:`ReplayBufferInitializer` for ``ctx.event_shape`` on ``ctx.device``/``ctx.dtype``."""
-    return ReplayBufferInitializer(
-        ctx.event_shape,
-        capacity=cfg.capacity,
-        reinit_prob=cfg.reinit_prob,
-        fresh=cfg.fresh,
-        scale=cfg.scale,
-        device=ctx.device,
-        dtype=ctx.dtype,
-    )
+    return ReplayBufferInitializer(ctx.event_shape, **cfg.as_kwargs(), device=ctx.device, dtype=ctx.dtype)

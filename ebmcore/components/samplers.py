@@ -190,14 +190,7 @@ class LangevinSampler(Sampler):
 
 def build_langevin(cfg: LangevinSamplerConfig, ctx: BuildContext) -> LangevinSampler:
     """Build a :class:`LangevinSampler` (it holds no tensors; ``ctx`` is not used)."""
-    return LangevinSampler(
-        step_size=cfg.step_size,
-        n_steps=cfg.n_steps,
-        noise_scale=cfg.noise_scale,
-        clip_grad=cfg.clip_grad,
-        clip_mode=cfg.clip_mode,
-        clamp=cfg.clamp,
-    )
+    return LangevinSampler(**cfg.as_kwargs())
 
 
 # --- MALA --------------------------------------------------------------------------------------------
@@ -359,17 +352,7 @@ class MALASampler(Sampler):
 
 def build_mala(cfg: MALASamplerConfig, ctx: BuildContext) -> MALASampler:
     """Build a :class:`MALASampler` with its step-size buffer on ``ctx.device``."""
-    return MALASampler(
-        step_size=cfg.step_size,
-        n_steps=cfg.n_steps,
-        adapt=cfg.adapt,
-        target_acceptance=cfg.target_acceptance,
-        adapt_rate=cfg.adapt_rate,
-        min_step_size=cfg.min_step_size,
-        max_step_size=cfg.max_step_size,
-        device=ctx.device,
-        dtype=ctx.dtype,
-    )
+    return MALASampler(**cfg.as_kwargs(), device=ctx.device, dtype=ctx.dtype)
 
 
 # --- HMC ---------------------------------------------------------------------------------------------
@@ -481,6 +464,4 @@ class HMCSampler(Sampler):
 
 def build_hmc(cfg: HMCSamplerConfig, ctx: BuildContext) -> HMCSampler:
     """Build an :class:`HMCSampler` (it holds no tensors; ``ctx`` is not used)."""
-    return HMCSampler(
-        step_size=cfg.step_size, n_leapfrog=cfg.n_leapfrog, n_trajectories=cfg.n_trajectories, mass=cfg.mass
-    )
+    return HMCSampler(**cfg.as_kwargs())
