@@ -81,7 +81,7 @@ def main() -> None:
     judge = DigitsJudge()
     opt = torch.optim.Adam(judge.parameters(), lr=LR)
     g = torch.Generator().manual_seed(SEED)
-    for epoch in range(EPOCHS):
+    for _ in range(EPOCHS):
         judge.train()
         perm = torch.randperm(len(x1), generator=g)
         for i in range(0, len(x1), BATCH):
