@@ -98,7 +98,9 @@ class TrainerConfig:
         plot_every: save a sample picture every this many steps (0: only at the end).
         checkpoint_every: write a checkpoint every this many steps (0: only at the end).
         check_finite_every: check losses/metrics/gradients for NaN/inf every this many steps (one host
-            sync each); 1 guarantees no non-finite update is ever applied.
+            sync each); 1 guarantees no non-finite update is ever applied. With a larger value a bad
+            update between checks may reach the weights before it is caught, but steps that write a
+            checkpoint are always checked and checkpoints are never non-finite.
         autocast: bfloat16 autocast of the objective's forward on CUDA (ignored on CPU).
         plot_samples: number of samples in pictures.
     """
