@@ -193,21 +193,28 @@ def train(
 
 @main.command()
 @click.argument("checkpoint", type=click.Path(path_type=pathlib.Path))
+@click.argument("overrides", nargs=-1)
 @click.option("-n", "n", default=1000, show_default=True, help="Number of samples.")
 @click.option("--seed", default=0, show_default=True, help="Sampling seed.")
 @click.option("--ema/--no-ema", default=True, show_default=True, help="Use EMA weights when the run has them.")
 @click.option("--out", "out_path", type=click.Path(path_type=pathlib.Path), help="Output .safetensors (default <run>/samples-<seed>.safetensors).")
 @click.option("--device", default=None, help="Override the run's device (cpu, cuda).")
 @_friendly_errors
-def sample(checkpoint: pathlib.Path, n: int, seed: int, ema: bool, out_path: pathlib.Path | None, device: str | None) -> None:
-    """Generate samples from a CHECKPOINT (a run directory or a step-* directory); saves tensors and a picture."""
+def sample(
+    checkpoint: pathlib.Path, overrides: Sequence[str], n: int, seed: int, ema: bool, out_path: pathlib.Path | None,
+    device: str | None,
+) -> None:
+    """Generate samples from a CHECKPOINT (a run directory or a step-* directory); saves tensors and a picture.
+
+    OVERRIDES change the stored config first, e.g. `sampler.n_steps=200` to sample with another setting.
+    """
     from safetensors.torch import save_file
 
     from ebmcore._loader import registries
     from ebmcore.evaluation import generate, load_experiment
     from ebmcore.plotting import plot_samples
 
-    exp, ckpt = load_experiment(checkpoint, regs=registries(), use_ema=ema, device=device)
+    exp, ckpt = load_experiment(checkpoint, regs=registries(), use_ema=ema, device=device, overrides=overrides)
     result = generate(exp, n, seed=seed)
     run_dir = ckpt.path.parent.parent
     out_path = out_path or run_dir / f"samples-{seed}.safetensors"
@@ -219,6 +226,7 @@ def sample(checkpoint: pathlib.Path, n: int, seed: int, ema: bool, out_path: pat
 
 @main.command(name="eval")
 @click.argument("checkpoint", type=click.Path(path_type=pathlib.Path))
+@click.argument("overrides", nargs=-1)
 @click.option("-n", "n", default=None, type=int, help="Number of samples (default: the run's eval.n_samples).")
 @click.option("--seed", default=0, show_default=True, help="Sampling seed.")
 @click.option("--ema/--no-ema", default=True, show_default=True, help="Use EMA weights when the run has them.")
@@ -231,14 +239,18 @@ def sample(checkpoint: pathlib.Path, n: int, seed: int, ema: bool, out_path: pat
 )
 @_friendly_errors
 def eval_(
-    checkpoint: pathlib.Path, n: int | None, seed: int, ema: bool, out_path: pathlib.Path | None,
-    device: str | None, inception_weights: pathlib.Path | None,
+    checkpoint: pathlib.Path, overrides: Sequence[str], n: int | None, seed: int, ema: bool,
+    out_path: pathlib.Path | None, device: str | None, inception_weights: pathlib.Path | None,
 ) -> None:
-    """Evaluate a CHECKPOINT on its run's data set: prints a metric table and saves it as JSON."""
+    """Evaluate a CHECKPOINT on its run's data set: prints a metric table and saves it as JSON.
+
+    OVERRIDES change the stored config first, e.g. `sampler.n_steps=200` to score the same weights with
+    another sampler setting (the weights must still fit the energy).
+    """
     from ebmcore._loader import registries
     from ebmcore.evaluation import evaluate, generate, load_experiment
 
-    exp, ckpt = load_experiment(checkpoint, regs=registries(), use_ema=ema, device=device)
+    exp, ckpt = load_experiment(checkpoint, regs=registries(), use_ema=ema, device=device, overrides=overrides)
     assert exp.config is not None
     n = n or exp.config.eval.n_samples
     metrics = {"step": ckpt.step, **evaluate(exp, n, seed=seed)}

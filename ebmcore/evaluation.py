@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pathlib
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -12,7 +13,7 @@ from ebmcore._registry import Registries
 from ebmcore.abstract import SampleResult, sampling_mode
 from ebmcore.build import Experiment, build
 from ebmcore.checkpoint import load_checkpoint
-from ebmcore.config import structure_config
+from ebmcore.config import apply_overrides, structure_config
 
 __all__ = ["evaluate", "generate", "load_experiment"]
 
@@ -50,11 +51,20 @@ def evaluate(exp: Experiment, n: int, *, seed: int = 0) -> dict[str, float]:
 
 
 def load_experiment(
-    path: str | pathlib.Path, *, regs: Registries, use_ema: bool = True, device: str | None = None
+    path: str | pathlib.Path,
+    *,
+    regs: Registries,
+    use_ema: bool = True,
+    device: str | None = None,
+    overrides: Sequence[str] = (),
 ) -> tuple[Experiment, Any]:
-    """Rebuild the run stored in a checkpoint, with EMA weights swapped in when present and asked for."""
+    """Rebuild the run stored in a checkpoint, with EMA weights swapped in when present and asked for.
+
+    ``overrides`` (``dotted.path=value``) change the stored config before building, e.g. to evaluate the
+    same weights with another sampler setting (``sampler.n_steps=100``).
+    """
     ckpt = load_checkpoint(path)
-    run = dict(ckpt.config["run"])
+    run = apply_overrides(ckpt.config["run"], overrides)
     if device is not None:
         run["device"] = device
     cfg = structure_config(run, regs)

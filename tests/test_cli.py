@@ -54,6 +54,9 @@ def test_train_sample_eval_resume(tmp_path):
     out = runner.invoke(main, ["eval", str(run), "-n", "100"])
     assert out.exit_code == 0 and "mmd2" in out.output
     assert json.loads((run / "eval.json").read_text())["step"] == 6
+    out = runner.invoke(main, ["eval", str(run), "sampler.n_steps=7", "-n", "100", "--out", str(tmp_path / "e7.json")])
+    assert out.exit_code == 0, out.output
+    assert json.loads((tmp_path / "e7.json").read_text())["sampler/grad_evals_per_sample"] == 7
     out = runner.invoke(main, ["train", "cd-8gaussians", "--resume", "--out", str(run), "trainer.steps=9", "--no-eval"])
     assert out.exit_code == 0, out.output
     assert "resuming" in out.output and "step-0000009" in out.output
