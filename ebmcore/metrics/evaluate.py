@@ -51,7 +51,9 @@ def evaluate_samples(
     grid normalisation, and the true weights) and ``grid_weight_min`` (smallest model mode mass).
 
     ``kind="image"``: for ``(1, 8, 8)`` digits ``digits_fid``, ``digits_fid_floor``, ``digits_fid_floor_n``,
-    ``class_tv``, ``confidence`` (:func:`~ebmcore.metrics.fid.digits_fid` on at most 898 samples); for other
+    ``class_tv``, ``confidence``, ``class_share_max`` (largest predicted-class share) and
+    ``classes_over_3pct`` (classes holding more than 3 % of samples) (:func:`~ebmcore.metrics.fid.digits_fid`
+    on at most 898 samples); for other
     images ``mmd2`` on flattened pixels.
     """
     from ebmcore.metrics.samples import (
@@ -74,12 +76,17 @@ def evaluate_samples(
 
     if dataset.kind == "image":
         if tuple(samples.shape[1:]) == (1, 8, 8):
-            names = ("digits_fid", "digits_fid_floor", "digits_fid_floor_n", "class_tv", "confidence")
+            names = ("digits_fid", "digits_fid_floor", "digits_fid_floor_n", "class_tv", "confidence",
+                     "class_share_max", "classes_over_3pct")
             if enough:
                 from ebmcore.metrics.fid import digits_fid
 
                 r = digits_fid(_subsample(x, min(max_points, DIGITS_FID_MAX_N), g))
-                out.update(zip(names, (r.fid, r.floor, float(r.floor_n), r.class_tv, r.confidence), strict=True))
+                hist = torch.as_tensor(r.class_histogram, dtype=torch.float64)
+                share = hist / hist.sum()
+                vals = (r.fid, r.floor, float(r.floor_n), r.class_tv, r.confidence,
+                        float(share.max()), float((share > 0.03).sum()))
+                out.update(zip(names, vals, strict=True))
             else:
                 out.update(dict.fromkeys(names, math.nan))
         else:
