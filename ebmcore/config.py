@@ -62,8 +62,11 @@ class OptimizerConfig:
         betas: Adam betas; ``momentum`` for SGD.
         weight_decay: decoupled for ``adamw``, L2 for the others.
         warmup_steps: linear warm-up from 0 to ``lr``.
-        schedule: after warm-up: ``constant``, ``cosine`` (to ``min_lr_ratio * lr`` at the last step) or
-            ``linear`` (likewise).
+        schedule: after warm-up: ``constant``, ``cosine`` (to ``min_lr_ratio * lr`` at the last step),
+            ``linear`` (likewise) or ``step`` (``lr`` until ``step_at`` of the run, then
+            ``min_lr_ratio * lr``).
+        min_lr_ratio: the final learning rate as a fraction of ``lr``.
+        step_at: fraction of the run after which the ``step`` schedule drops the rate.
         grad_clip: clip the group's gradient norm to this value (``None``: no clipping).
         ema: EMA decay of the group's weights (``None``: no EMA). Sampling and evaluation use EMA weights.
     """
@@ -74,8 +77,9 @@ class OptimizerConfig:
     momentum: float = attrs.field(default=0.0, validator=v.ge(0))
     weight_decay: float = attrs.field(default=0.0, validator=v.ge(0))
     warmup_steps: int = attrs.field(default=0, validator=v.ge(0))
-    schedule: Literal["constant", "cosine", "linear"] = "constant"
+    schedule: Literal["constant", "cosine", "linear", "step"] = "constant"
     min_lr_ratio: float = attrs.field(default=0.0, validator=[v.ge(0), v.le(1)])
+    step_at: float = attrs.field(default=0.7, validator=[v.gt(0), v.lt(1)])
     grad_clip: float | None = attrs.field(default=None, validator=v.optional(v.gt(0)))
     ema: float | None = attrs.field(default=None, validator=v.optional([v.gt(0), v.lt(1)]))
 

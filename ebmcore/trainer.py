@@ -66,6 +66,8 @@ def make_schedule(cfg: OptimizerConfig, total_steps: int) -> Callable[[int], flo
             return (step + 1) / cfg.warmup_steps
         if cfg.schedule == "constant":
             return 1.0
+        if cfg.schedule == "step":
+            return 1.0 if step < cfg.step_at * total_steps else cfg.min_lr_ratio
         span = max(1, total_steps - 1 - cfg.warmup_steps)
         progress = min(1.0, (step - cfg.warmup_steps) / span)
         shape = 0.5 * (1 + math.cos(math.pi * progress)) if cfg.schedule == "cosine" else 1 - progress

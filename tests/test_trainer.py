@@ -250,6 +250,8 @@ def test_schedule_follows_the_global_step_and_reaches_its_floor():
     f = make_schedule(OptimizerConfig(warmup_steps=2, schedule="cosine", min_lr_ratio=0.1), total_steps=13)
     assert [f(0), f(1), f(2)] == [0.5, 1.0, 1.0]
     assert f(12) == pytest.approx(0.1) and f(7) == pytest.approx(0.55)
+    g = make_schedule(OptimizerConfig(schedule="step", step_at=0.7, min_lr_ratio=0.1), total_steps=10)
+    assert [g(i) for i in range(10)] == [1.0] * 7 + [0.1] * 3
 
 
 def test_cd_negatives_get_conditions_drawn_from_the_batch(ebm_regs):
