@@ -196,3 +196,14 @@ def test_time_conditioned_energy_under_sampler():
     assert res.x.shape == (5, 2)
     with pytest.raises(ValueError, match="time-conditioned"):
         LangevinSampler(step_size=0.01, n_steps=1).sample(e, x0)
+
+
+def test_mlp_confinement_adds_a_quadratic_well():
+    from ebmcore.components.energies import MLPEnergy
+
+    torch.manual_seed(0)
+    plain = MLPEnergy((2,), hidden=(8,))
+    torch.manual_seed(0)
+    confined = MLPEnergy((2,), hidden=(8,), confinement=1 / 72)
+    x = torch.randn(5, 2) * 10
+    assert torch.allclose(confined(x) - plain(x), x.pow(2).sum(1) / 72)

@@ -199,10 +199,13 @@ class MLPEnergyConfig(_ConditionedEnergyConfig):
         fourier_dim: number of Fourier features of ``t``.
         max_frequency: largest angular frequency of the Fourier features.
         spectral_norm: spectral normalisation on the hidden layers (not on the output layer).
+        confinement: adds ``confinement * ||x||^2`` to the energy (a weak quadratic well, e.g. 1/72 in the
+            NF-MLE notes, so ``exp(-E)`` is normalisable whatever the network does far from the data).
     """
 
     hidden: tuple[int, ...] = attrs.field(default=(128, 128, 128), validator=[v.min_len(1), _all_positive])
     activation: Activation = attrs.field(default="silu", validator=v.in_(tuple(ACTIVATIONS)))
+    confinement: float = attrs.field(default=0.0, validator=v.ge(0))
 
 
 class MLPEnergy(Energy):
@@ -248,12 +251,14 @@ class MLPEnergy(Energy):
         fourier_dim: int = 64,
         max_frequency: float = 1000.0,
         spectral_norm: bool = False,
+        confinement: float = 0.0,
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
         if not hidden:
             raise ValueError("MLPEnergy needs at least one hidden layer")
+        self.confinement = float(confinement)
         self.event_shape = tuple(int(s) for s in event_shape)
         in_dim = math.prod(self.event_shape)
         self.cond = ConditionEmbedding(
@@ -288,7 +293,10 @@ class MLPEnergy(Energy):
             if c is not None and self.cond_proj is not None:
                 h = h + self.cond_proj[i](c)
             h = self.act(h)
-        return self.out(h).squeeze(-1)
+        e = self.out(h).squeeze(-1)
+        if self.confinement:
+            e = e + self.confinement * x.reshape(b, -1).pow(2).sum(1)
+        return e
 
 
 def build_mlp_energy(cfg: MLPEnergyConfig, ctx: BuildContext) -> MLPEnergy:

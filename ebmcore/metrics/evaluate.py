@@ -48,7 +48,8 @@ def evaluate_samples(
     ``nll_grid`` (exact test NLL by grid quadrature on the reference points, ``grid_kw`` passed to
     :func:`~ebmcore.metrics.grid.grid_nll`), and ``nll_true`` (mean ``-log p``) when ``dataset.log_prob`` is
     known; with a mixture also ``grid_weight_tv`` (total variation between the EBM's own mode masses, by
-    grid normalisation, and the true weights) and ``grid_weight_min`` (smallest model mode mass).
+    grid normalisation, and the true weights), ``grid_weight_min`` (smallest model mode mass),
+    ``grid_weight_max_abs_error`` and, for at most 8 modes, each mode's mass ``grid_weight_<k>``.
 
     ``kind="image"``: for ``(1, 8, 8)`` digits ``digits_fid``, ``digits_fid_floor``, ``digits_fid_floor_n``,
     ``class_tv``, ``confidence``, ``class_share_max`` (largest predicted-class share) and
@@ -129,6 +130,9 @@ def evaluate_samples(
             w_true = dataset.mixture.weights.to(torch.float64).cpu()
             out["grid_weight_tv"] = float(0.5 * (w_model - w_true).abs().sum())
             out["grid_weight_min"] = float(w_model.min())
+            out["grid_weight_max_abs_error"] = float((w_model - w_true).abs().max())
+            if w_model.numel() <= 8:
+                out.update({f"grid_weight_{k}": float(w) for k, w in enumerate(w_model)})
         if dataset.log_prob is not None:
             t64 = test.to(torch.float64)
             out["nll_true"] = float(-dataset.log_prob(t64).mean())
