@@ -36,6 +36,8 @@ References:
 
 from __future__ import annotations
 
+import abc
+
 import itertools
 import math
 from collections.abc import Mapping, Sequence
@@ -133,8 +135,9 @@ class _PotentialEnergy(Energy):
     path: PathSchedule
     readout_t: float
 
-    def potential(self, x: Tensor, t: Tensor, **cond: Tensor) -> Tensor:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def potential(self, x: Tensor, t: Tensor, **cond: Tensor) -> Tensor:
+        """The potential Phi(x, t), ``(B, *event_shape), (B,) -> (B,)``."""
 
     def forward(self, x: Tensor, **cond: Tensor) -> Tensor:
         self.check_cond(cond)
