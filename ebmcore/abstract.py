@@ -306,6 +306,16 @@ class Objective(nn.Module, abc.ABC):
     def parameter_groups(self) -> Mapping[str, Sequence[nn.Parameter]]:
         """Trainable groups, by name (``energy``, ``initializer``, ``base``, ``flow``...)."""
 
+    def model_energy(self) -> EnergyFn | None:
+        r"""The energy of the density this objective trains, when that is not the run's energy alone.
+
+        ``None`` (the default) means the run's :class:`Energy`. An objective whose model combines parts
+        returns a callable ``(B, *event_shape) -> (B,)``: NF-MLE's flow-tilted model
+        :math:`p \propto q_\alpha e^{-E_\theta}` returns :math:`E_\theta - \log q_\alpha`. Generation,
+        evaluation (grid likelihoods, mode weights) and plots use it, so they judge the trained model.
+        """
+        return None
+
 
 @attrs.frozen(eq=False)
 class Parts:

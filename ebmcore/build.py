@@ -10,7 +10,7 @@ from torch import nn
 
 from ebmcore._loader import registries as default_registries
 from ebmcore._registry import Registries
-from ebmcore.abstract import Energy, Initializer, Objective, Sampler
+from ebmcore.abstract import Energy, EnergyFn, Initializer, Objective, Sampler
 from ebmcore.config import ObjectiveConfig, RunConfig, structure_config
 from ebmcore.context import BuildContext
 from ebmcore.data.dataset import Dataset
@@ -61,6 +61,13 @@ class Experiment(nn.Module):
 
     def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
         return {k: list(v) for k, v in self.objective.parameter_groups().items()}
+
+    @property
+    def model_energy(self) -> EnergyFn:
+        """The energy of the trained model: the objective's :meth:`~ebmcore.abstract.Objective.model_energy`
+        when it defines one (a flow-tilted model), else :attr:`energy`."""
+        custom = self.objective.model_energy()
+        return self.energy if custom is None else custom
 
 
 def build(

@@ -220,7 +220,7 @@ def sample(
     out_path = out_path or run_dir / f"samples-{seed}.safetensors"
     out_path.parent.mkdir(parents=True, exist_ok=True)
     save_file({"samples": result.x.detach().cpu().contiguous()}, str(out_path))
-    pic = plot_samples(exp.dataset, result.x, out_path.with_suffix(".png"), energy=exp.energy, title=f"{ckpt.path.name}")
+    pic = plot_samples(exp.dataset, result.x, out_path.with_suffix(".png"), energy=exp.model_energy, title=f"{ckpt.path.name}")
     click.echo(f"{n} samples -> {out_path}\npicture -> {pic}")
 
 

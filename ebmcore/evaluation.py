@@ -32,7 +32,7 @@ def generate(exp: Experiment, n: int, *, seed: int = 0) -> SampleResult:
     with torch.random.fork_rng(devices=cuda_devices):
         torch.manual_seed(seed)
         with sampling_mode(exp.energy, exp.initializer, exp.sampler):  # the sampler in eval: no adaptation
-            return exp.sampler.generate(exp.energy, exp.initializer, n, cond or None)
+            return exp.sampler.generate(exp.model_energy, exp.initializer, n, cond or None)
 
 
 def evaluate(exp: Experiment, n: int, *, seed: int = 0) -> dict[str, float]:
@@ -41,8 +41,8 @@ def evaluate(exp: Experiment, n: int, *, seed: int = 0) -> dict[str, float]:
 
     result = generate(exp, n, seed=seed)
     generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad(), sampling_mode(exp.energy):
-        metrics = evaluate_samples(exp.dataset, result.x.detach(), energy_fn=exp.energy, generator=generator)
+    with torch.no_grad(), sampling_mode(exp.energy, exp.initializer):
+        metrics = evaluate_samples(exp.dataset, result.x.detach(), energy_fn=exp.model_energy, generator=generator)
     metrics["sampler/grad_evals_per_sample"] = float(result.n_grad_evals)
     metrics["sampler/energy_evals_per_sample"] = float(result.n_energy_evals)
     for k, v in result.stats.items():

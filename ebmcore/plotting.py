@@ -85,4 +85,4 @@ def save_sample_plot(trainer: Trainer, path: str | pathlib.Path) -> pathlib.Path
     n = trainer.cfg.trainer.plot_samples
     with trainer.ema_applied() if trainer.cfg.eval.use_ema else contextlib.nullcontext():
         result = generate(exp, n, seed=trainer.cfg.seed + 1)
-        return plot_samples(exp.dataset, result.x, path, energy=exp.energy, title=f"step {trainer.step}")
+        return plot_samples(exp.dataset, result.x, path, energy=exp.model_energy, title=f"step {trainer.step}")

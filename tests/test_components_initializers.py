@@ -40,6 +40,29 @@ def test_gaussian_initializer():
     assert init.state_dict() == {}  # the anchor is not saved
 
 
+def test_gaussian_initializer_is_a_density_initializer():
+    from ebmcore.abstract import DensityInitializer
+
+    init = GaussianInitializer((3,), mean=1.0, std=2.0, dtype=torch.float64)
+    assert isinstance(init, DensityInitializer)
+    torch.manual_seed(0)
+    x, lq = init.sample_with_log_prob(50)
+    expected = torch.distributions.Normal(1.0, 2.0).log_prob(x).sum(1)
+    torch.testing.assert_close(lq, expected)
+    torch.testing.assert_close(init.log_prob(x), expected)
+
+
+def test_experiment_model_energy_defaults_to_the_energy(ebm_regs):
+    from ebmcore import build, structure_config
+
+    cfg = {"data": {"name": "8gaussians", "n_train": 64, "n_test": 16}, "energy": {"name": "mlp"},
+           "initializer": {"name": "gaussian"}, "sampler": {"name": "langevin"},
+           "objective": {"name": "contrastive_divergence"}, "device": "cpu"}
+    exp = build(structure_config(cfg, ebm_regs), regs=ebm_regs)
+    assert exp.objective.model_energy() is None
+    assert exp.model_energy is exp.energy
+
+
 def test_uniform_initializer_and_to():
     init = build_uniform_initializer(UniformInitializerConfig(low=-2.0, high=3.0), BuildContext.for_shape((3,)))
     x = init.init(4000)

@@ -52,7 +52,8 @@ def evaluate_samples(
     ``grid_weight_max_abs_error`` and, for at most 8 modes, each mode's mass ``grid_weight_<k>``.
 
     ``kind="image"``: for ``(1, 8, 8)`` digits ``digits_fid``, ``digits_fid_floor``, ``digits_fid_floor_n``,
-    ``class_tv``, ``confidence``, ``class_share_max`` (largest predicted-class share) and
+    ``class_tv``, ``confidence``, ``class_share_<k>`` (the judge's predicted share of digit k, k = 0..9),
+    ``class_share_max`` (largest predicted-class share) and
     ``classes_over_3pct`` (classes holding more than 3 % of samples) (:func:`~ebmcore.metrics.fid.digits_fid`
     on at most 898 samples); for other
     images ``mmd2`` on flattened pixels.
@@ -88,6 +89,7 @@ def evaluate_samples(
                 vals = (r.fid, r.floor, float(r.floor_n), r.class_tv, r.confidence,
                         float(share.max()), float((share > 0.03).sum()))
                 out.update(zip(names, vals, strict=True))
+                out.update({f"class_share_{k}": float(v) for k, v in enumerate(share)})
             else:
                 out.update(dict.fromkeys(names, math.nan))
         else:

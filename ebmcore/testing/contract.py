@@ -104,12 +104,12 @@ def _check_energy(comp: Component, ctx: BuildContext, device: torch.device, dtyp
 
 
 def _check_initializer(comp: Component, ctx: BuildContext, device: torch.device, dtype: torch.dtype) -> None:
-    init: Initializer = _build(comp, ctx, device, dtype)
+    init: Initializer = _seeded(lambda: _build(comp, ctx, device, dtype))  # learnable initializers: seeded weights
     assert isinstance(init, Initializer), f"{comp.name} must build an ebmcore.Initializer"
     a = _seeded(lambda: init.init(BATCH))
     _assert_tensor(a, (BATCH, *ctx.event_shape), device, dtype, f"initializer {comp.name}")
     init.observe(a)
-    init2: Initializer = _build(comp, ctx, device, dtype)
+    init2: Initializer = _seeded(lambda: _build(comp, ctx, device, dtype))
     assert torch.equal(_seeded(lambda: init2.init(BATCH)), a), f"initializer {comp.name}: not deterministic under a seed"
 
 
