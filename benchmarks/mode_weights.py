@@ -7,7 +7,7 @@ the last training log), and the training wall time. Default recipes (from the eb
 NF-MLE method notes section 9): NF-MLE and its PCD-MALA and short-run Langevin baselines on 2 modes at
 (±3, 0) with weights 0.2/0.8 and on 4 modes at (±3, ±3) with weights 0.1/0.2/0.3/0.4.
 
-    python benchmarks/mode_weights.py [--seeds 0 1 2] [--recipes nfmle-2modes nfmle-2modes-pcd ...]
+    python benchmarks/mode_weights.py [--seeds 0 1 2] [--recipes nfmle-2modes ...] [--set sampler.n_steps=40 ...]
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--recipes", nargs="+", default=DEFAULT)
-    parser.add_argument("overrides", nargs="*", help="dotted.path=value overrides applied to every run")
+    parser.add_argument("--set", dest="overrides", nargs="+", default=[], metavar="KEY=VALUE",
+                        help="dotted.path=value overrides applied to every run")
     args = parser.parse_args()
     ebm = pathlib.Path(sys.executable).with_name("ebm")
     env = dict(os.environ, OMP_NUM_THREADS="1")

@@ -406,6 +406,9 @@ def test_evaluate_images() -> None:
     out = evaluate_samples(dg, dg.x[:400])
     assert set(out) >= {"digits_fid", "digits_fid_floor", "digits_fid_floor_n", "class_tv", "confidence"}
     assert out["digits_fid_floor_n"] == 400 and out["digits_fid"] < 4 * out["digits_fid_floor"]
+    shares = [out[f"class_share_{k}"] for k in range(10)]
+    assert sum(shares) == pytest.approx(1.0) and max(shares) == out["class_share_max"]
+    assert all(0.05 < s < 0.15 for s in shares)  # real digits: every class about a tenth
 
 
 def test_evaluate_other_images() -> None:
