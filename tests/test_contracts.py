@@ -19,7 +19,10 @@ COMPONENTS = sorted(((c.role, c.name) for c in registries().components()))
 @pytest.mark.parametrize(("role", "name"), COMPONENTS, ids=[f"{r}:{n}" for r, n in COMPONENTS])
 def test_component_contract(role, name, dtype, ebm_device):
     regs = registries()
-    check_component(regs.role(role).get(name), regs, ebm_device, dtype)
+    try:
+        check_component(regs.role(role).get(name), regs, ebm_device, dtype)
+    except ImportError as err:  # a component behind an optional extra that is not installed here
+        pytest.skip(f"{role} {name!r}: {err}")
 
 
 def test_every_role_has_components():
