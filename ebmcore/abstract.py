@@ -306,6 +306,11 @@ class Objective(nn.Module, abc.ABC):
     def parameter_groups(self) -> Mapping[str, Sequence[nn.Parameter]]:
         """Trainable groups, by name (``energy``, ``initializer``, ``base``, ``flow``...)."""
 
+    #: ``False`` when the trained model has no density on data space (GEBM with an implicit generator base:
+    #: the energy reweights a base that may live on a manifold); evaluation then skips density metrics
+    #: (grid NLL, mode masses) instead of reporting those of ``exp(-E)`` alone.
+    model_has_density: bool = True
+
     def model_energy(self) -> EnergyFn | None:
         r"""The energy of the density this objective trains, when that is not the run's energy alone.
 

@@ -42,7 +42,8 @@ def evaluate(exp: Experiment, n: int, *, seed: int = 0) -> dict[str, float]:
     result = generate(exp, n, seed=seed)
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad(), sampling_mode(exp.energy, exp.initializer):
-        metrics = evaluate_samples(exp.dataset, result.x.detach(), energy_fn=exp.model_energy, generator=generator)
+        energy_fn = exp.model_energy if exp.objective.model_has_density else None
+        metrics = evaluate_samples(exp.dataset, result.x.detach(), energy_fn=energy_fn, generator=generator)
     metrics["sampler/grad_evals_per_sample"] = float(result.n_grad_evals)
     metrics["sampler/energy_evals_per_sample"] = float(result.n_energy_evals)
     for k, v in result.stats.items():
