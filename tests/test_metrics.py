@@ -416,3 +416,21 @@ def test_evaluate_other_images() -> None:
     ds = Dataset(x=x, kind="image", test=torch.rand(30, 3, 4, 4, generator=_gen(1)) * 2 - 1)
     out = evaluate_samples(ds, torch.rand(20, 3, 4, 4, generator=_gen(2)) * 2 - 1)
     assert set(out) == {"count_nonfinite", "n_evaluated", "mmd2"} and abs(out["mmd2"]) < 0.1
+
+
+def test_grid_sample_draws_from_the_normalised_density() -> None:
+    from ebmcore.components.samplers import GridSampler
+    from ebmcore.metrics.grid import grid_sample
+
+    torch.manual_seed(0)
+    mean = torch.tensor([1.0, -0.5])
+
+    def energy(x: torch.Tensor) -> torch.Tensor:  # N(mean, diag(0.5², 1))
+        return 0.5 * (((x - mean) / torch.tensor([0.5, 1.0])) ** 2).sum(1)
+
+    x = grid_sample(energy, 20000, box=(-6.0, 6.0), n_grid=300)
+    assert x.shape == (20000, 2)
+    torch.testing.assert_close(x.mean(0), mean, atol=0.03, rtol=0)
+    torch.testing.assert_close(x.std(0), torch.tensor([0.5, 1.0]), atol=0.03, rtol=0)
+    with pytest.raises(ValueError, match="2-D"):
+        GridSampler().sample(energy, torch.zeros(4, 3))

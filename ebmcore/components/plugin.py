@@ -29,6 +29,8 @@ def ebmcore_register_samplers(registry: ComponentRegistry) -> None:
                  summary="Metropolis-adjusted Langevin with acceptance-targeted step size.")
     registry.add("hmc", samplers.HMCSamplerConfig, samplers.build_hmc,
                  summary="Hamiltonian Monte Carlo; leapfrog reuses gradients (L+1 per trajectory).")
+    registry.add("grid", samplers.GridSamplerConfig, samplers.build_grid,
+                 summary="Exact samples of a 2-D energy by grid normalisation (evaluation without sampler bias).")
 
 
 @hookimpl
