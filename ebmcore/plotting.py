@@ -66,7 +66,12 @@ def plot_samples(
         from ebmcore.abstract import sampling_mode
 
         with torch.no_grad(), sampling_mode(energy if isinstance(energy, torch.nn.Module) else None):
-            e = torch.cat([energy(chunk) for chunk in grid.split(10000)]).reshape(200, 200).float().cpu()
+            def at_data_level(chunk: Tensor) -> Tensor:  # a noise-conditioned energy is drawn at t = 0
+                if "t" in getattr(energy, "conditions", ()):
+                    return energy(chunk, t=chunk.new_zeros(chunk.shape[0]))
+                return energy(chunk)
+
+            e = torch.cat([at_data_level(chunk) for chunk in grid.split(10000)]).reshape(200, 200).float().cpu()
         cs = axes[0, 1].contourf(xx.cpu(), yy.cpu(), -(e - e.min()), levels=40, cmap="viridis")
         fig.colorbar(cs, ax=axes[0, 1])
         axes[0, 1].set_aspect("equal")
