@@ -178,12 +178,15 @@ class CDRLInitializerConfig(InitializerConfig):
         n_blocks: residual blocks.
         temb_dim: width of the time embedding.
         num_classes: accept labels ``y`` (``None``: unconditional).
+        conv: convolutional network at full resolution (``None``: for image states); ``false`` treats images
+            as flat vectors (cheaper for 8x8 digits).
     """
 
     width: int = attrs.field(default=128, validator=v.ge(1))
     n_blocks: int = attrs.field(default=2, validator=v.ge(1))
     temb_dim: int = attrs.field(default=64, validator=v.ge(2))
     num_classes: int | None = attrs.field(default=None, validator=v.optional(v.ge(1)))
+    conv: bool | None = None
 
 
 class _InitBlock(nn.Module):
@@ -211,7 +214,7 @@ class CDRLInitializer(Initializer):
 
     Arguments:
         event_shape: ``(D,)`` (MLP) or ``(C, H, W)`` (conv at full resolution).
-        width, n_blocks, temb_dim, num_classes: see :class:`CDRLInitializerConfig`.
+        width, n_blocks, temb_dim, num_classes, conv: see :class:`CDRLInitializerConfig`.
         device, dtype: of the parameters.
 
     ``init_from(x, cond)``: ``(B, *event_shape) -> (B, *event_shape)``, differentiable in the weights;
@@ -227,12 +230,15 @@ class CDRLInitializer(Initializer):
         n_blocks: int = 2,
         temb_dim: int = 64,
         num_classes: int | None = None,
+        conv: bool | None = None,
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
         self.event_shape = tuple(int(s) for s in event_shape)
-        self.conv = len(self.event_shape) == 3
+        self.conv = len(self.event_shape) == 3 if conv is None else bool(conv)
+        if self.conv and len(self.event_shape) != 3:
+            raise ValueError(f"a convolutional initializer needs image states (C, H, W), got {self.event_shape}")
         self.conditions = frozenset({"t", "y"} if num_classes else {"t"})
         self.embed = ConditionEmbedding(temb_dim, time_conditioned=True, num_classes=num_classes, activation="silu")
         if self.conv:

@@ -45,7 +45,7 @@ _DIGITS_OPT = {"name": "adam", "lr": 5e-4, "warmup_steps": 200, "grad_clip": 1.0
 _CDRL_DIGITS: dict[str, Any] = {
     "data": {"name": "digits"},
     "energy": {"name": "cdrl_mlp", "width": 256, "n_blocks": 3},
-    "initializer": {"name": "cdrl_initializer", "width": 256, "n_blocks": 2},
+    "initializer": {"name": "cdrl_initializer", "width": 256, "n_blocks": 2, "conv": False},
     "sampler": {"name": "cdrl", **_DIGITS_SCHEDULE, "n_steps": 15, "clamp": [-1.0, 1.0]},
     "objective": {"name": "cdrl", **_DIGITS_SCHEDULE, "n_steps": 15},
     "trainer": {"steps": 1500, "batch_size": 256, "optimizer": _DIGITS_OPT,
