@@ -1,12 +1,12 @@
 """Inpainting half-masked 8x8 digits with a trained CDRL model: an image grid and the known-pixel check.
 
-Loads a CDRL run (EMA weights), takes ``-n`` held-out digits, hides their bottom half, and fills it with
+Loads a CDRL run (EMA weights, or raw with ``--raw``), takes ``-n`` held-out digits, hides their bottom half, and fills it with
 the sampler's inpainting (known pixels replaced by the observation noised to each level, after the
 initializer proposal and every Langevin step). Saves a grid: originals, masked inputs, inpaintings; prints
 the mean squared error on the hidden half against the originals, next to the error of filling it with the
 data mean (a trivial baseline) and the DigitsFID judge's class agreement between originals and inpaintings.
 
-    python benchmarks/cdrl_inpaint.py RUN [--out docs/img/cdrl_inpaint.png] [-n 10] [--seed 0]
+    python benchmarks/cdrl_inpaint.py RUN [--out docs/img/cdrl_inpaint.png] [-n 10] [--seed 0] [--raw]
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ def main() -> None:
     parser.add_argument("--out", type=pathlib.Path, default=pathlib.Path("docs/img/cdrl_inpaint.png"))
     parser.add_argument("-n", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--raw", action="store_true", help="use the raw weights instead of the EMA weights")
     args = parser.parse_args()
     torch.set_num_threads(1)
     import matplotlib
@@ -34,7 +35,7 @@ def main() -> None:
     from ebmcore.evaluation import load_experiment
     from ebmcore.metrics.fid import digits_judge_outputs
 
-    exp, _ = load_experiment(args.run, regs=registries(), device="cpu")
+    exp, _ = load_experiment(args.run, regs=registries(), use_ema=not args.raw, device="cpu")
     test = exp.dataset.test if exp.dataset.test is not None else exp.dataset.x
     x = test[: args.n]
     mask = torch.ones(1, 1, 8, 8)
