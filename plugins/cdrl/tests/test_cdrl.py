@@ -168,3 +168,15 @@ def test_short_toy_run_finds_at_least_seven_modes(regs, tmp_path):
     m = evaluate(exp, 1000, seed=1)
     assert m["modes_covered"] >= 7
     assert "nll_grid" not in m  # a chain of recovery EBMs: sample metrics only
+
+
+def test_composition_is_a_product_of_experts():
+    from ebmcore_cdrl import compose
+
+    torch.manual_seed(0)
+    e1 = CDRLEnergy((2,), width=8, n_blocks=1).eval()
+    e2 = CDRLEnergy((2,), width=8, n_blocks=1).eval()
+    x, t = torch.randn(5, 2), torch.rand(5)
+    torch.testing.assert_close(compose(e1, e2)(x, t=t), e1(x, t=t) + e2(x, t=t))
+    out = CDRLSampler(n_levels=2, n_steps=2).sample(compose(e1, e2), torch.randn(7, 2))
+    assert out.x.shape == (7, 2) and torch.isfinite(out.x).all()
