@@ -53,6 +53,7 @@ def posterior_langevin(
     step: Tensor,
     metropolis: bool = False,
     cond: dict[str, Tensor] | None = None,
+    start: Tensor | None = None,
 ) -> tuple[Tensor, Tensor]:
     r"""``n_steps`` Langevin steps on :math:`U(x'\mid y) = E(x') + \|x' - y_0\|^2/(2 s^2)` from :math:`y_0`.
 
@@ -64,6 +65,9 @@ def posterior_langevin(
             VP levels: ``step_frac`` :math:`\cdot(1 - a_k^2)`, which stays small where :math:`a_k` is small and
             :math:`s_k^2 = (1 - a_k^2)/a_k^2` is huge).
         metropolis: MALA instead of ULA (exact for the posterior; safe at large steps).
+        start: starting states (default ``y0``). Across VP levels the chains start at :math:`a_k y`, the
+            posterior mean under a unit-variance Gaussian prior, instead of :math:`y/a_k`, which is
+            :math:`1/a_k^2` times too far out at the noisy levels.
 
     Returns:
         ``(x', acceptance)``: the detached final states and the mean acceptance (1 for ULA).
@@ -72,7 +76,7 @@ def posterior_langevin(
     eta = _bcast(step, y0)
 
     u = tethered(energy, y0, s2)
-    z = y0.detach().clone()
+    z = (y0 if start is None else start).detach().clone()
     e_z, g_z = energy_and_grad(u, z, cond)
     acc = torch.zeros((), device=z.device, dtype=torch.float32)
     for _ in range(n_steps):

@@ -144,26 +144,27 @@ class DCDObjective(Objective):
         self.schedule = VPSchedule(n_levels) if time_dependent else None
 
     # --- the diffusion -----------------------------------------------------------------------------
-    def _diffuse(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, dict[str, Tensor]]:
+    def _diffuse(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, dict[str, Tensor], Tensor | None]:
         """``(x_pos, y, y0, s2 (B,), step (B,), cond)``: the positives (diffused to their level in the time
         mode), the diffused states, the tether centres and variances, and the posterior Langevin steps."""
         b = x.shape[0]
         if self.schedule is None:
             y, y0 = diffuse(x, self.kernel, self.noise)
             s2 = torch.full((b,), self.noise**2, device=x.device, dtype=x.dtype)
-            return x, y, y0, s2, self.step_frac * s2, {}
+            return x, y, y0, s2, self.step_frac * s2, {}, None
         sch = self.schedule
         k = torch.randint(sch.n_levels, (b,), device=x.device)
         a_bar, a, s2 = sch.coeffs(k, x)
         shape = (-1, *([1] * (x.dim() - 1)))
         x_k = a_bar.view(shape) * x + (1 - a_bar.pow(2)).sqrt().view(shape) * torch.randn_like(x)
         y = a.view(shape) * x_k + (1 - a.pow(2)).sqrt().view(shape) * torch.randn_like(x)
-        return x_k, y, y / a.view(shape), s2, sch.level_step(k, x, self.step_frac), {"t": sch.level_time(k, x)}
+        start = a.view(shape) * y  # the chains' start (see posterior_langevin)
+        return x_k, y, y / a.view(shape), s2, sch.level_step(k, x, self.step_frac), {"t": sch.level_time(k, x)}, start
 
     def forward(self, batch: Batch, step: int) -> ObjectiveOutput:
         energy = self.parts.energy
         assert isinstance(energy, nn.Module)
-        x_pos, y, y0, s2, step_size, cond = self._diffuse(batch.x)
+        x_pos, y, y0, s2, step_size, cond, start = self._diffuse(batch.x)
         weights = None
         if self.schedule is not None:  # DRL's per-level weights sigma_1 / sigma_k (sigma_k^2 = 1 - a_k^2)
             sigma = (1.0 - 1.0 / (1.0 + s2)).sqrt()
@@ -172,7 +173,7 @@ class DCDObjective(Objective):
         if self.estimator == "langevin":
             with sampling_mode(energy):
                 x_neg, acc = posterior_langevin(energy, y0, s2, n_steps=self.n_steps, step=step_size,
-                                                metropolis=self.metropolis, cond=cond)
+                                                metropolis=self.metropolis, cond=cond, start=start)
             e = energy(torch.cat([x_pos, x_neg]), **{k: torch.cat([c, c]) for k, c in cond.items()})
             e_pos, e_neg = e.chunk(2)
             per = e_pos - e_neg

@@ -2,7 +2,8 @@ r"""Ancestral recovery sampling for noise-level-conditioned energies (DCD's time
 
 From :math:`x_N \sim` the initializer (:math:`\mathcal N(0, I)`), for :math:`k = N-1, \dots, 0` draw
 :math:`x_k \sim p_\theta(\cdot \mid x_{k+1}) \propto e^{-E(x', t_k)}\,\mathcal N(x_{k+1}; a_k x', \sigma_k^2 I)` with
-``n_steps`` Langevin (or MALA) steps on the tethered energy started at :math:`x_{k+1}/a_k`, and return
+``n_steps`` Langevin (or MALA) steps on the tethered energy (tether centre :math:`x_{k+1}/a_k`, started at
+:math:`a_k x_{k+1}`, the posterior mean under a unit-variance prior), and return
 :math:`x_0` (method notes B.5). Works with any energy that accepts the condition ``t`` (level :math:`k` is
 :math:`t_k = k/N`), e.g. core's ``mlp``/``conv`` with ``time_conditioned=true``; an energy that declares
 ``conditions`` without ``t`` is used unchanged at every level.
@@ -69,9 +70,10 @@ class RecoverySampler(Sampler):
             c = dict(cond or {})
             if takes_t:
                 c["t"] = self.schedule.level_time(kk, x)
-            x, level_acc = posterior_langevin(energy, x / a.view(-1, *([1] * (x.dim() - 1))), s2,
-                                              n_steps=self.n_steps, step=self.schedule.level_step(kk, x, self.step_frac),
-                                              metropolis=self.metropolis, cond=c)
+            av = a.view(-1, *([1] * (x.dim() - 1)))
+            x, level_acc = posterior_langevin(energy, x / av, s2, n_steps=self.n_steps,
+                                              step=self.schedule.level_step(kk, x, self.step_frac),
+                                              metropolis=self.metropolis, cond=c, start=av * x)
             acc = acc + level_acc
         n = self.schedule.n_levels * (self.n_steps + (1 if self.metropolis else 0))
         stats: dict[str, Tensor | float] = {"acceptance_rate": acc / self.schedule.n_levels} if self.metropolis else {}
