@@ -17,6 +17,7 @@ References:
 
 from __future__ import annotations
 
+import abc
 import math
 from collections.abc import Sequence
 from typing import Literal
@@ -49,8 +50,9 @@ class _Generator(Initializer):
         ref = self._ref()
         return torch.randn(n, *self.latent_shape, device=ref.device, dtype=ref.dtype)
 
+    @abc.abstractmethod
     def decode(self, z: Tensor, cond: Cond | None = None) -> Tensor:
-        raise NotImplementedError
+        """``(n, *latent_shape) -> (n, *event_shape)``, differentiable in ``z`` and the weights."""
 
     def init(self, n: int, cond: Cond | None = None) -> Tensor:
         with torch.no_grad():
