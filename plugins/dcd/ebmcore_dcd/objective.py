@@ -99,6 +99,18 @@ class DCDObjectiveConfig(ObjectiveConfig):
             raise ValueError("the time-dependent mode supports estimator 'langevin' or 'snis', not 'expansion'")
 
 
+class _AtDataLevel(nn.Module):
+    """:math:`E(x, t=0)`: the time-dependent energy at the data level, the model's density on data space."""
+
+    def __init__(self, energy: Energy) -> None:
+        super().__init__()
+        self.energy = energy
+        self.conditions: frozenset[str] = frozenset()
+
+    def forward(self, x: Tensor, **cond: Tensor) -> Tensor:
+        return self.energy(x, t=x.new_zeros(x.shape[0]), **cond)
+
+
 class DCDObjective(Objective):
     r"""DCD training of an energy (group ``energy``); see the module docstring for the estimators.
 
@@ -142,6 +154,11 @@ class DCDObjective(Objective):
         self.n_proposals, self.data_weight, self.n_probes = int(n_proposals), float(data_weight), int(n_probes)
         self.alpha = float(alpha)
         self.schedule = VPSchedule(n_levels) if time_dependent else None
+        # time mode: the data-level energy E(x, 0) is the model's density (kept outside the sub-modules)
+        self._data_level = Parts(_AtDataLevel(energy)) if time_dependent else None
+
+    def model_energy(self) -> nn.Module | None:
+        return None if self._data_level is None else self._data_level.energy  # type: ignore[return-value]
 
     # --- the diffusion -----------------------------------------------------------------------------
     def _diffuse(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, dict[str, Tensor], Tensor | None]:
