@@ -42,6 +42,7 @@ from ebmcore.abstract import (
     SampleResult,
     Sampler,
     StateInitializer,
+    TiltedEnergy,
     energy_and_grad,
     sampling_mode,
 )
@@ -97,6 +98,7 @@ __all__ = [
     "Sampler",
     "SamplerConfig",
     "StateInitializer",
+    "TiltedEnergy",
     "TrainerConfig",
     "UnknownComponentError",
     "__version__",

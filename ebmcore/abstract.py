@@ -44,6 +44,7 @@ __all__ = [
     "SampleResult",
     "Sampler",
     "StateInitializer",
+    "TiltedEnergy",
     "energy_and_grad",
     "sampling_mode",
 ]
@@ -209,6 +210,28 @@ class DensityInitializer(Protocol):
     def log_prob(self, x: Tensor, cond: Cond | None = None) -> Tensor: ...
 
     def sample_with_log_prob(self, n: int, cond: Cond | None = None) -> tuple[Tensor, Tensor]: ...
+
+
+class TiltedEnergy(nn.Module):
+    r"""The energy of a density tilted by an EBM: :math:`E(x) - \log q(x)`, ``(B, *event_shape) -> (B,)``.
+
+    The model :math:`p(x) \propto q(x)\,e^{-E(x)}` of NF-MLE's flow-tilted variant and of a GEBM with a density
+    base. A module holding references to the energy and the :class:`DensityInitializer` (so
+    :func:`sampling_mode` on it reaches both); objectives keep it outside their own sub-modules (e.g. in
+    :class:`Parts`), so its weights are saved once, with the energy and the density. Unconditional.
+    """
+
+    def __init__(self, energy: Energy | EnergyFn, density: DensityInitializer) -> None:
+        super().__init__()
+        self.energy = energy
+        self.density = density
+        self.event_shape = getattr(energy, "event_shape", None)
+        self.conditions: frozenset[str] = frozenset()
+
+    def forward(self, x: Tensor, **cond: Tensor) -> Tensor:
+        if cond:
+            raise TypeError(f"a tilted energy is unconditional; got condition(s) {sorted(cond)}")
+        return self.energy(x) - self.density.log_prob(x)
 
 
 @runtime_checkable

@@ -57,6 +57,7 @@ from ebmcore import (
     ObjectiveConfig,
     ObjectiveOutput,
     Parts,
+    TiltedEnergy,
     sampling_mode,
 )
 
@@ -118,19 +119,6 @@ def gebm_log_likelihood(energy: Callable[..., Tensor], base: DensityInitializer,
     a_hat = _lme(logw)
     ess = torch.exp(2 * torch.logsumexp(logw, 0) - torch.logsumexp(2 * logw, 0)) / logw.shape[0]
     return base.log_prob(x) - energy(x) - a_hat.to(x.dtype), ess
-
-
-class _DensityBaseEnergy(nn.Module):
-    """:math:`E(x) - \\log g(x)`: the energy of a GEBM with a density base, up to the constant :math:`A`."""
-
-    def __init__(self, energy: Energy, base: DensityInitializer) -> None:
-        super().__init__()
-        self.energy = energy
-        self.base = base
-        self.conditions: frozenset[str] = frozenset()
-
-    def forward(self, x: Tensor, **cond: Tensor) -> Tensor:
-        return self.energy(x) - self.base.log_prob(x)
 
 
 @attrs.frozen(kw_only=True)
@@ -218,7 +206,7 @@ class GEBMObjective(Objective):
         self.a_init_samples = int(a_init_samples)
         self.train_base = bool(train_base) and any(p.requires_grad for p in base.parameters())
         # E - log g for a density base, kept in an attrs holder so its weights are not registered twice
-        self._density = Parts(_DensityBaseEnergy(energy, base)) if isinstance(base, DensityInitializer) else None
+        self._density = Parts(TiltedEnergy(energy, base)) if isinstance(base, DensityInitializer) else None
         self._bounds: list[int] = [0]  # memo of the schedule: step at which base iteration g starts
         self.initialize_log_normalizer()  # before any step, as the official code does (restored on resume)
 

@@ -55,31 +55,11 @@ from ebmcore import (
     ObjectiveOutput,
     Parts,
     Sampler,
+    TiltedEnergy,
     sampling_mode,
 )
 
-__all__ = ["NFMLEObjective", "NFMLEObjectiveConfig", "TiltedEnergy", "build_nfmle"]
-
-
-class TiltedEnergy(nn.Module):
-    r"""The flow-tilted energy :math:`E_\theta(x) - \log q_\alpha(x)`, ``(B, *event_shape) -> (B,)``.
-
-    A module holding references to an energy and a density initializer (so :func:`~ebmcore.sampling_mode`
-    on it reaches both). Objectives keep it outside their own sub-modules, so its weights are saved once,
-    with the energy and the flow.
-    """
-
-    def __init__(self, energy: Energy, flow: DensityInitializer) -> None:
-        super().__init__()
-        self.energy = energy
-        self.flow = flow
-        self.event_shape = getattr(energy, "event_shape", None)
-        self.conditions: frozenset[str] = frozenset()
-
-    def forward(self, x: Tensor, **cond: Tensor) -> Tensor:
-        if cond:
-            raise TypeError(f"the flow-tilted energy is unconditional; got condition(s) {sorted(cond)}")
-        return self.energy(x) - self.flow.log_prob(x)
+__all__ = ["NFMLEObjective", "NFMLEObjectiveConfig", "TiltedEnergy", "build_nfmle"]  # TiltedEnergy: core's, re-exported
 
 
 @attrs.frozen(kw_only=True)
