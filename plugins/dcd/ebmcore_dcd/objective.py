@@ -89,14 +89,19 @@ class DCDObjectiveConfig(ObjectiveConfig):
     n_levels: int = attrs.field(default=6, validator=v.ge(1))
 
     def __attrs_post_init__(self) -> None:
-        if self.estimator == "langevin" and not self.metropolis and self.step_frac > MAX_ULA_STEP_FRAC:
-            raise ValueError(
-                f"step_frac={self.step_frac} is an unadjusted posterior step larger than {MAX_ULA_STEP_FRAC}·s²: "
-                f"such steps diverge (energies run off to ±1e6 within a few hundred iterations, DCD notes B.4). "
-                f"Use step_frac <= {MAX_ULA_STEP_FRAC} with n_steps >= 5, or metropolis=true"
-            )
-        if self.time_dependent and self.estimator == "expansion":
-            raise ValueError("the time-dependent mode supports estimator 'langevin' or 'snis', not 'expansion'")
+        _check_settings(self.estimator, self.step_frac, self.metropolis, self.time_dependent)
+
+
+def _check_settings(estimator: str, step_frac: float, metropolis: bool, time_dependent: bool) -> None:
+    """Refuse the settings known to fail (shared by the config and the objective's constructor)."""
+    if estimator == "langevin" and not metropolis and step_frac > MAX_ULA_STEP_FRAC:
+        raise ValueError(
+            f"step_frac={step_frac} is an unadjusted posterior step larger than {MAX_ULA_STEP_FRAC}·s²: "
+            f"such steps diverge (energies run off to ±1e6 within a few hundred iterations, DCD notes B.4). "
+            f"Use step_frac <= {MAX_ULA_STEP_FRAC} with n_steps >= 5, or metropolis=true"
+        )
+    if time_dependent and estimator == "expansion":
+        raise ValueError("the time-dependent mode supports estimator 'langevin' or 'snis', not 'expansion'")
 
 
 class _AtDataLevel(nn.Module):
@@ -144,8 +149,7 @@ class DCDObjective(Objective):
         n_levels: int = 6,
     ) -> None:
         super().__init__()
-        attrs.evolve(DCDObjectiveConfig(), estimator=estimator, step_frac=step_frac, metropolis=metropolis,  # validate
-                     time_dependent=time_dependent)
+        _check_settings(estimator, step_frac, metropolis, time_dependent)
         if time_dependent and "t" not in getattr(energy, "conditions", ()):
             raise TypeError("the time-dependent DCD mode needs an energy that accepts 't' (e.g. mlp with time_conditioned=true)")
         self.parts = Parts(energy)
