@@ -74,12 +74,17 @@ class Component:
 
 @attrs.frozen
 class Recipe:
-    """A named, ready-to-run run config (a plain mapping) shipped by a plugin."""
+    """A named, ready-to-run run config (a plain mapping) shipped by a plugin.
+
+    ``bench`` names the method this recipe represents in ``ebm bench quality`` (``None``: not benchmarked).
+    A method's 2-D recipe is re-run on every 2-D benchmark data set; its image recipe on digits.
+    """
 
     name: str
     config: Mapping[str, Any]
     summary: str
     provenance: Provenance
+    bench: str | None = None
 
 
 class UnknownComponentError(LookupError):
@@ -216,11 +221,15 @@ class RecipeRegistry(_BaseRegistry):
     def __init__(self) -> None:
         super().__init__("recipe")
 
-    def add(self, name: str, config: Mapping[str, Any], *, summary: str = "") -> None:
+    def add(self, name: str, config: Mapping[str, Any], *, summary: str = "", bench: str | None = None) -> None:
+        """Register recipe ``name``; ``bench="METHOD"`` enters it in ``ebm bench quality`` as that method's
+        template (see :mod:`ebmcore.bench`)."""
         self._check_new(name)
         if not isinstance(config, Mapping):
             raise TypeError(f"recipe {name!r}: config must be a mapping, got {type(config).__name__}")
-        self._items[name] = Recipe(name, dict(config), summary.strip(), self._provenance)
+        if bench is not None and (not isinstance(bench, str) or not bench.strip()):
+            raise TypeError(f"recipe {name!r}: bench must be a non-empty method name, got {bench!r}")
+        self._items[name] = Recipe(name, dict(config), summary.strip(), self._provenance, bench)
 
 
 @attrs.define

@@ -1,4 +1,4 @@
-"""The ``ebm`` command line: plugins, recipes, config, train, sample, eval."""
+"""The ``ebm`` command line: plugins, recipes, config, train, sample, eval, bench."""
 
 from __future__ import annotations
 
@@ -267,6 +267,58 @@ def eval_(
     click.echo(f"{ckpt.path}:")
     _print_table(metrics)
     click.echo(f"saved {out_path}")
+
+
+# --- bench ----------------------------------------------------------------------------------------------
+
+
+@main.group()
+def bench() -> None:
+    """Benchmarks across installed methods (speed benchmarks: `python -m benchmarks` in a checkout)."""
+
+
+@bench.command()
+@click.option("--quick", is_flag=True, help="A few-minute subset: 2-D data sets 8gaussians and 2modes, 300 steps, 1,000 samples.")
+@click.option("--data", "datasets", multiple=True, help="Data set(s) to run (repeatable; default: all). See --list.")
+@click.option("--method", "methods", multiple=True, help="Method(s) to run (repeatable; default: every installed one).")
+@click.option("--steps", type=int, default=None, help="Common training budget in steps (default: each recipe's own).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of every run.")
+@click.option("-n", "n_samples", type=int, default=None, help="Evaluation samples (default: each recipe's eval.n_samples).")
+@click.option("--out", type=click.Path(path_type=pathlib.Path), default=None, help="Output folder (default runs/bench-quality[-quick]).")
+@click.option("--results", type=click.Path(path_type=pathlib.Path), default=None,
+              help="Also write the table into this markdown file between the bench markers (e.g. docs/results.md).")
+@click.option("--force", is_flag=True, help="Re-run cells that already have a result in the output folder.")
+@click.option("--list", "list_only", is_flag=True, help="Print the planned cells and exit.")
+@_friendly_errors
+def quality(quick: bool, datasets: Sequence[str], methods: Sequence[str], steps: int | None, seed: int,
+            n_samples: int | None, out: pathlib.Path | None, results: pathlib.Path | None, force: bool,
+            list_only: bool) -> None:
+    """Train every installed method's recipes (and the CD/PCD baselines) on the same data sets and seed;
+    write one table (MMD², exact NLL, modes, mode-weight errors, DigitsFID, train and sampling time) and a
+    picture per method."""
+    from ebmcore import bench as qb
+    from ebmcore._loader import registries
+
+    regs = registries()
+    if quick:
+        datasets = datasets or qb.QUICK_DATASETS
+        steps = steps if steps is not None else qb.QUICK_STEPS
+        n_samples = n_samples if n_samples is not None else qb.QUICK_SAMPLES
+    try:
+        cells = qb.bench_plan(regs, datasets=datasets or tuple(qb.DATASETS), methods=methods or None, steps=steps,
+                              seed=seed, n_samples=n_samples)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    if list_only:
+        for c in cells:
+            click.echo(f"{c.key:<28} {c.recipe:<20} steps={c.config['trainer'].get('steps')}")
+        return
+    out = out or pathlib.Path("runs") / ("bench-quality-quick" if quick else "bench-quality")
+    command = "ebm bench quality " + " ".join(sys.argv[3:]) if len(sys.argv) > 3 else "ebm bench quality"
+    records = qb.run_quality(regs, out, cells=cells, force=force, results=results, command=command.strip(),
+                             log=click.echo)
+    failed = [r for r in records if r.get("error")]
+    click.echo(f"{len(records) - len(failed)} cell(s) done, {len(failed)} failed; table: {out / 'quality.md'}")
 
 
 if __name__ == "__main__":  # pragma: no cover

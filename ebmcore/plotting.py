@@ -14,7 +14,29 @@ if TYPE_CHECKING:
     from ebmcore.data.dataset import Dataset
     from ebmcore.trainer import Trainer
 
-__all__ = ["plot_samples", "save_sample_plot"]
+__all__ = ["energy_on_grid", "plot_samples", "save_sample_plot"]
+
+
+def energy_on_grid(energy: EnergyFn, box: float = 6.0, n: int = 200) -> tuple[Tensor, Tensor, Tensor]:
+    """``(xx, yy, E)``, each ``(n, n)`` on the CPU: a 2-D energy on ``[-box, box]²``, evaluated on the
+    energy's own device/dtype in chunks. A noise-conditioned energy (one that takes ``t``) is drawn at
+    ``t = 0``, the data level."""
+    ref = next((t for t in getattr(energy, "parameters", lambda: iter(()))()), None)
+    device = ref.device if ref is not None else torch.device("cpu")
+    dtype = ref.dtype if ref is not None else torch.float32
+    g = torch.linspace(-box, box, n, device=device, dtype=dtype)
+    xx, yy = torch.meshgrid(g, g, indexing="xy")
+    grid = torch.stack([xx.reshape(-1), yy.reshape(-1)], 1)
+    from ebmcore.abstract import sampling_mode
+
+    def at_data_level(chunk: Tensor) -> Tensor:
+        if "t" in getattr(energy, "conditions", ()):
+            return energy(chunk, t=chunk.new_zeros(chunk.shape[0]))
+        return energy(chunk)
+
+    with torch.no_grad(), sampling_mode(energy if isinstance(energy, torch.nn.Module) else None):
+        e = torch.cat([at_data_level(chunk) for chunk in grid.split(10000)]).reshape(n, n).float().cpu()
+    return xx.float().cpu(), yy.float().cpu(), e
 
 
 def plot_samples(
@@ -57,22 +79,8 @@ def plot_samples(
         ax.legend(loc="upper right", markerscale=4)
     ax.set_title(title or "samples")
     if ncols == 2 and energy is not None:
-        ref = next((t for t in getattr(energy, "parameters", lambda: iter(()))()), None)
-        device = ref.device if ref is not None else torch.device("cpu")
-        dtype = ref.dtype if ref is not None else torch.float32
-        g = torch.linspace(-box, box, 200, device=device, dtype=dtype)
-        xx, yy = torch.meshgrid(g, g, indexing="xy")
-        grid = torch.stack([xx.reshape(-1), yy.reshape(-1)], 1)
-        from ebmcore.abstract import sampling_mode
-
-        with torch.no_grad(), sampling_mode(energy if isinstance(energy, torch.nn.Module) else None):
-            def at_data_level(chunk: Tensor) -> Tensor:  # a noise-conditioned energy is drawn at t = 0
-                if "t" in getattr(energy, "conditions", ()):
-                    return energy(chunk, t=chunk.new_zeros(chunk.shape[0]))
-                return energy(chunk)
-
-            e = torch.cat([at_data_level(chunk) for chunk in grid.split(10000)]).reshape(200, 200).float().cpu()
-        cs = axes[0, 1].contourf(xx.cpu(), yy.cpu(), -(e - e.min()), levels=40, cmap="viridis")
+        xx, yy, e = energy_on_grid(energy, box)
+        cs = axes[0, 1].contourf(xx, yy, -(e - e.min()), levels=40, cmap="viridis")
         fig.colorbar(cs, ax=axes[0, 1])
         axes[0, 1].set_aspect("equal")
         axes[0, 1].set_title("-E(x) (shifted)")

@@ -391,6 +391,16 @@ def test_evaluate_points_mixture_with_energy() -> None:
     assert evaluate_samples(ds, s, max_points=500) == evaluate_samples(ds, s, max_points=500)  # deterministic
 
 
+def test_evaluate_reports_the_worst_sample_mode_weight_error() -> None:
+    ds = make_toy_dataset("gmm", n_train=200, n_test=200, seed=0, centers=[[-3.0, 0.0], [3.0, 0.0]],
+                          weights=[0.2, 0.8], std=0.5)
+    s = torch.tensor([[-3.0, 0.0]] * 50 + [[3.0, 0.0]] * 50)  # shares 0.5 / 0.5 against 0.2 / 0.8
+    out = evaluate_samples(ds, s)
+    assert out["weight_max_abs_error"] == pytest.approx(0.3, abs=1e-6)
+    far = evaluate_samples(ds, torch.full((10, 2), 50.0))  # no sample near any mode: the worst error is 1
+    assert far["weight_max_abs_error"] == 1.0
+
+
 def test_evaluate_checkerboard_and_dropped() -> None:
     cb = make_toy_dataset("checkerboard", n_train=500, n_test=500, seed=0)
     out = evaluate_samples(cb, make_toy("checkerboard", 500, generator=_gen()))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ebmcore._registry import ComponentRegistry, RecipeRegistry
 from ebmcore.components import energies, initializers, objectives, samplers
 from ebmcore.components.datasets import DATASETS
-from ebmcore.components.recipes import RECIPES
+from ebmcore.components.recipes import BENCH, RECIPES
 from ebmcore.hookspecs import hookimpl
 
 
@@ -77,4 +77,4 @@ def ebmcore_register_datasets(registry: ComponentRegistry) -> None:
 @hookimpl
 def ebmcore_register_recipes(registry: RecipeRegistry) -> None:
     for name, (config, summary) in RECIPES.items():
-        registry.add(name, config, summary=summary)
+        registry.add(name, config, summary=summary, bench=BENCH.get(name))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["RECIPES"]
+__all__ = ["BENCH", "RECIPES"]
 
 _CD_8GAUSSIANS: dict[str, Any] = {
     "data": {"name": "8gaussians"},
@@ -54,4 +54,11 @@ RECIPES: dict[str, tuple[dict[str, Any], str]] = {
     "cd-8gaussians": (_CD_8GAUSSIANS, "CD with short-run Langevin from noise on 8 Gaussians (the quick start, ~1 min CPU)."),
     "pcd-8gaussians": (_PCD_8GAUSSIANS, "Persistent CD with a replay buffer on 8 Gaussians."),
     "cd-digits": (_CD_DIGITS, "PCD with a conv energy on the 8x8 digits (replay buffer, Langevin)."),
+}
+
+#: recipe -> the method it represents in ``ebm bench quality`` (its 2-D and digits templates)
+BENCH: dict[str, str] = {
+    "cd-8gaussians": "CD",
+    "pcd-8gaussians": "PCD",
+    "cd-digits": "PCD",
 }

@@ -43,7 +43,8 @@ def evaluate_samples(
     ``kind="points"``: ``mmd2``, ``energy_distance``, ``sliced_wasserstein`` (see
     :mod:`ebmcore.metrics.samples`). With a mixture: ``modes_covered``, ``n_modes``, ``share_within_3std``,
     ``weight_kl``, ``weight_tv`` (CDRL/GEBM convention, 25 % of the fair share) and ``modes_share_gt_2pct``
-    (VAPO/DCD convention), ``mode_share_min``/``mode_share_max`` (smallest/largest share of all samples
+    (VAPO/DCD convention), ``weight_max_abs_error`` (largest ``|estimated weight - true weight|`` among the
+    high-quality samples), ``mode_share_min``/``mode_share_max`` (smallest/largest share of all samples
     within 3 std of one mode). ``checkerboard``: ``checkerboard_share``. With ``energy_fn`` and ``D == 2``:
     ``nll_grid`` (exact test NLL by grid quadrature on the reference points, ``grid_kw`` passed to
     :func:`~ebmcore.metrics.grid.grid_nll`), and ``nll_true`` (mean ``-log p``) when ``dataset.log_prob`` is
@@ -110,10 +111,12 @@ def evaluate_samples(
             vals = (ms.modes_covered, ms.n_modes, ms.share_within_3std, ms.weight_kl, ms.weight_tv,
                     ms.modes_with_share_above(0.02))
             out.update({k: float(v) for k, v in zip(keys, vals, strict=True)})
+            w_true = dataset.mixture.weights.to(ms.weights)
+            out["weight_max_abs_error"] = float((ms.weights - w_true).abs().max()) if ms.counts.sum() > 0 else 1.0
             out["mode_share_min"] = float(ms.share_per_mode.min())
             out["mode_share_max"] = float(ms.share_per_mode.max())
         else:
-            out.update(dict.fromkeys((*keys, "mode_share_min", "mode_share_max"), math.nan))
+            out.update(dict.fromkeys((*keys, "weight_max_abs_error", "mode_share_min", "mode_share_max"), math.nan))
     if dataset.name == "checkerboard":
         out["checkerboard_share"] = checkerboard_share(xs) if xs.shape[0] > 0 else math.nan
     d = ref_all.reshape(ref_all.shape[0], -1).shape[1]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ebmcore import ComponentRegistry, RecipeRegistry, hookimpl
 from ebmcore_cdrl import networks, objective, sampler
-from ebmcore_cdrl.recipes import RECIPES
+from ebmcore_cdrl.recipes import BENCH, RECIPES
 
 
 @hookimpl
@@ -39,4 +39,4 @@ def ebmcore_register_objectives(registry: ComponentRegistry) -> None:
 @hookimpl
 def ebmcore_register_recipes(registry: RecipeRegistry) -> None:
     for name, (config, summary) in RECIPES.items():
-        registry.add(name, config, summary=summary)
+        registry.add(name, config, summary=summary, bench=BENCH.get(name))

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["RECIPES"]
+__all__ = ["BENCH", "RECIPES"]
 
 _TOY_SCHEDULE = {"step_const": 1e-3, "c_mode": "constant"}
 _TOY_OPT = {"name": "adam", "lr": 1e-3, "warmup_steps": 200, "grad_clip": 1.0, "ema": 0.999}
@@ -81,4 +81,10 @@ RECIPES: dict[str, tuple[dict[str, Any], str]] = {
     "drl-8gaussians": (_DRL_8G, "DRL on 8 Gaussians: the same recovery likelihood without the initializer."),
     "cdrl-digits": (_CDRL_DIGITS, "CDRL on 8x8 digits (MLP energy and initializer, data-dependent steps)."),
     "cdrl-cifar10": (_CDRL_CIFAR10, "CDRL on CIFAR-10 mirroring the official optimisation (GPU, local data)."),
+}
+
+#: recipe -> the method it represents in ``ebm bench quality`` (its 2-D and digits templates)
+BENCH: dict[str, str] = {
+    "cdrl-8gaussians": "CDRL",
+    "cdrl-digits": "CDRL",
 }

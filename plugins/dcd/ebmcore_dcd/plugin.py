@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ebmcore import ComponentRegistry, RecipeRegistry, hookimpl
 from ebmcore_dcd import celeba, objective, sampler
-from ebmcore_dcd.recipes import RECIPES
+from ebmcore_dcd.recipes import BENCH, RECIPES
 
 
 @hookimpl
@@ -33,4 +33,4 @@ def ebmcore_register_datasets(registry: ComponentRegistry) -> None:
 @hookimpl
 def ebmcore_register_recipes(registry: RecipeRegistry) -> None:
     for name, (config, summary) in RECIPES.items():
-        registry.add(name, config, summary=summary)
+        registry.add(name, config, summary=summary, bench=BENCH.get(name))

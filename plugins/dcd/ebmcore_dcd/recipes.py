@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["RECIPES"]
+__all__ = ["BENCH", "RECIPES"]
 
 _TOY_ENERGY = {"name": "mlp", "hidden": [256, 256, 256], "activation": "silu"}
 _TOY_TRAINER: dict[str, Any] = {"steps": 3000, "batch_size": 256, "optimizer": {"name": "adam", "lr": 1e-3},
@@ -82,4 +82,10 @@ RECIPES: dict[str, tuple[dict[str, Any], str]] = {
     "dcd-digits": (_DCD_DIGITS, "DCD-VE SNIS (s=0.1, M=8) on 8x8 digits; Langevin generation from noise."),
     "dcd-digits-denoise": (_DCD_DIGITS_DENOISE, "DCD-VE SNIS trained at s=0.3 on digits, for denoising at sigma 0.3."),
     "dcd-celeba32": (_DCD_CELEBA, "Time-dependent DCD on CelebA 32x32 (6 VP levels, recovery sampling; GPU, local data)."),
+}
+
+#: recipe -> the method it represents in ``ebm bench quality`` (its 2-D and digits templates)
+BENCH: dict[str, str] = {
+    "dcd-8gaussians": "DCD",
+    "dcd-digits": "DCD",
 }

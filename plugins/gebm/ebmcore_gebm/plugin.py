@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ebmcore import ComponentRegistry, RecipeRegistry, hookimpl
 from ebmcore_gebm import bases, energies, objective, sampler
-from ebmcore_gebm.recipes import RECIPES
+from ebmcore_gebm.recipes import BENCH, RECIPES
 
 
 @hookimpl
@@ -54,4 +54,4 @@ def ebmcore_register_samplers(registry: ComponentRegistry) -> None:
 @hookimpl
 def ebmcore_register_recipes(registry: RecipeRegistry) -> None:
     for name, (config, summary) in RECIPES.items():
-        registry.add(name, config, summary=summary)
+        registry.add(name, config, summary=summary, bench=BENCH.get(name))

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["RECIPES", "trainer_steps"]
+__all__ = ["BENCH", "RECIPES", "trainer_steps"]
 
 
 def trainer_steps(base_iterations: int, *, n_critic: int = 5, burst_steps: int = 100, initial_bursts: int = 2,
@@ -76,4 +76,10 @@ RECIPES: dict[str, tuple[dict[str, Any], str]] = {
     "gebm-8gaussians": (_GEBM_8GAUSSIANS, "GEBM on 8 Gaussians (radius 2, std 0.15): MLP base + SN critic, latent ULA at beta 10."),
     "gebm-digits": (_GEBM_DIGITS, "GEBM on 8x8 digits: MLP base (latent 16, tanh) + SN critic, latent ULA at beta 1."),
     "gebm-cifar10": (_GEBM_CIFAR10, "GEBM on CIFAR-10 mirroring the official SNGAN-ConvNet setup (GPU, local data)."),
+}
+
+#: recipe -> the method it represents in ``ebm bench quality`` (its 2-D and digits templates)
+BENCH: dict[str, str] = {
+    "gebm-8gaussians": "GEBM",
+    "gebm-digits": "GEBM",
 }

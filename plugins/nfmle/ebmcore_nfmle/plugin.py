@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ebmcore import ComponentRegistry, RecipeRegistry, hookimpl
 from ebmcore_nfmle import flows, objective, sampler
-from ebmcore_nfmle.recipes import RECIPES
+from ebmcore_nfmle.recipes import BENCH, RECIPES
 
 
 @hookimpl
@@ -38,4 +38,4 @@ def ebmcore_register_objectives(registry: ComponentRegistry) -> None:
 @hookimpl
 def ebmcore_register_recipes(registry: RecipeRegistry) -> None:
     for name, (config, summary) in RECIPES.items():
-        registry.add(name, config, summary=summary)
+        registry.add(name, config, summary=summary, bench=BENCH.get(name))

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["RECIPES"]
+__all__ = ["BENCH", "RECIPES"]
 
 _TWO_MODES = {"name": "gmm", "centers": [[-3.0, 0.0], [3.0, 0.0]], "weights": [0.2, 0.8], "std": 0.5}
 _FOUR_MODES = {
@@ -91,4 +91,10 @@ RECIPES: dict[str, tuple[dict[str, Any], str]] = {
     "nfmle-2modes-shortrun": ({**_NFMLE_2MODES, **_SHORTRUN}, "Baseline: short-run Langevin from noise, 2-mode mixture."),
     "nfmle-4modes-pcd": ({**_NFMLE_4MODES, **_PCD}, "Baseline: PCD-MALA on the 4-mode 0.1/0.2/0.3/0.4 mixture."),
     "nfmle-4modes-shortrun": ({**_NFMLE_4MODES, **_SHORTRUN}, "Baseline: short-run Langevin from noise, 4-mode mixture."),
+}
+
+#: recipe -> the method it represents in ``ebm bench quality`` (its 2-D and digits templates)
+BENCH: dict[str, str] = {
+    "nfmle-8gaussians": "NF-MLE",
+    "nfmle-digits": "NF-MLE",
 }

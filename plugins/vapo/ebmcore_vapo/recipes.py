@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["RECIPES"]
+__all__ = ["BENCH", "RECIPES"]
 
 _TOY_TRAINER: dict[str, Any] = {
     "steps": 3000,
@@ -78,4 +78,10 @@ RECIPES: dict[str, tuple[dict[str, Any], str]] = {
     "vapo-checkerboard": (_VAPO_CHECKERBOARD, "VAPO potential flow on the checkerboard, RK4 100 steps."),
     "vapo-digits": (_VAPO_DIGITS, "VAPO potential flow (MLP 512x3) on 8x8 digits, 4000 steps, RK4 100 steps."),
     "vapo-cifar10": (_VAPO_CIFAR10, "VAPO with a UNet autoencoder potential on CIFAR-10 (GPU, local data), RK45."),
+}
+
+#: recipe -> the method it represents in ``ebm bench quality`` (its 2-D and digits templates)
+BENCH: dict[str, str] = {
+    "vapo-8gaussians": "VAPO",
+    "vapo-digits": "VAPO",
 }
