@@ -21,7 +21,8 @@ re-run skips finished cells (``--force`` redoes them), so an interrupted benchma
 processes may share one ``OUT`` with disjoint ``--methods``. A cell that raises is recorded with its
 error and the others go on. The table goes to ``OUT/quality.md`` and, with ``--results``, between the
 markers :data:`BEGIN`/:data:`END` of a markdown file (``docs/results.md``); one picture per method
-(samples over the data, and the energy landscape) goes to ``OUT/img``.
+(samples over the data, and the energy landscape) goes to ``OUT/img`` and, with ``--results``, is copied
+to ``img/bench/`` beside that file.
 """
 
 from __future__ import annotations
@@ -238,6 +239,12 @@ def run_quality(
         records.append(rec)
     (out / "quality.json").write_text(json.dumps(records, indent=2, default=_json_default))
     pictures = plot_methods(cells, out)
+    if results is not None:  # the pictures travel with the markdown file: <results dir>/img/bench/<method>.png
+        import shutil
+
+        img_dir = results.parent / "img" / "bench"
+        img_dir.mkdir(parents=True, exist_ok=True)
+        pictures = {m: pathlib.Path(shutil.copyfile(path, img_dir / path.name)) for m, path in pictures.items()}
     table = markdown_table(records, command=command, pictures=pictures, relative_to=results.parent if results else out)
     (out / "quality.md").write_text(table)
     if results is not None:

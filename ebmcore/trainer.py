@@ -105,6 +105,14 @@ def _set_rng_state(state: Mapping[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+def _total_norm(grads: list[Tensor]) -> Tensor:
+    """The 2-norm of all ``grads`` together (``torch.nn.utils.get_total_norm`` where it exists, torch >= 2.6)."""
+    get_total_norm = getattr(torch.nn.utils, "get_total_norm", None)
+    if get_total_norm is not None:
+        return get_total_norm(grads)
+    return torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
+
+
 def _tuplify(x: Any) -> Any:
     return tuple(_tuplify(i) for i in x) if isinstance(x, (list, tuple)) else x
 
@@ -315,9 +323,12 @@ class Trainer:
         for gname in names:
             group = self.groups[gname]
             params = [p for p in group.params if p.grad is not None]
-            clip = group.cfg.grad_clip if group.cfg.grad_clip is not None else math.inf
-            if params:
-                norms[gname] = torch.nn.utils.clip_grad_norm_(params, clip)
+            if not params:
+                continue
+            if group.cfg.grad_clip is None:  # the norm only: clipping at inf would rescale every gradient by 1
+                norms[gname] = _total_norm([p.grad for p in params if p.grad is not None])
+            else:
+                norms[gname] = torch.nn.utils.clip_grad_norm_(params, group.cfg.grad_clip)
         return norms
 
     def _check_finite(

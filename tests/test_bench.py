@@ -84,7 +84,7 @@ def test_tiny_run_writes_table_pictures_and_resumes(ebm_regs, register_plugin, e
     assert text.startswith("# Results\n\nbefore\n") and qb.BEGIN in text and qb.END in text
     rows = [line for line in text.splitlines() if line.startswith(("| CD |", "| Broken |"))]
     assert len(rows) == 4 and sum("failed: ConfigError" in r for r in rows) == 2
-    assert "](out/img/cd.png)" in text
+    assert "](img/bench/cd.png)" in text and (tmp_path / "img" / "bench" / "cd.png").stat().st_size > 0
 
     # a second run reuses every finished cell (records and all) and rewrites the block in place
     again = qb.run_quality(regs, tmp_path / "out", cells=cells, results=results, log=logs.append)
