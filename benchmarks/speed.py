@@ -118,7 +118,16 @@ def sampler_rows(device: torch.device, repeats: int, n_steps: int = 100) -> list
             for _ in range(n_steps):
                 x = x + 1e-3 * _floor_grad(energy, x)  # keep the chain of dependencies of a sampler
 
+        def plain_ula(energy: nn.Module = energy) -> None:  # the least a Langevin step can do in PyTorch
+            x = x0.clone()
+            for _ in range(n_steps):
+                g = _floor_grad(energy, x)
+                x.add_(g, alpha=-0.01).add_(torch.randn_like(x), alpha=0.02**0.5)
+
         goal = "<= 1.05" if name == "mlp" else "<= 1.2"
+        ours, ref = _paired(plain_ula, floor, repeats, device, n_steps, n_steps)
+        rows.append(Row("sampler", f"plain-PyTorch ULA step / floor, {name}", ours, ref, "context",
+                        "no framework: gradient + noise draw + update; what any Langevin step costs"))
         lang = LangevinSampler(step_size=0.01, n_steps=n_steps)
         ours, ref = _paired(lambda: lang.sample(energy, x0), floor, repeats, device, n_steps, n_steps)
         rows.append(Row("sampler", f"Langevin step / floor, {name}", ours, ref, goal,

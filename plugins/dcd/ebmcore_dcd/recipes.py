@@ -6,9 +6,12 @@ Adam 1e-3, batch 256, 3,000 steps; VE kernel s = 0.5 with SNIS (M = 16, w = 1) o
 (10 steps, η = 0.01) and α = 0.1. 2-D runs are evaluated with exact grid samples (core's ``grid`` sampler),
 so the numbers judge the energy, not a sampler. Digits: MLP 3×256, Adam 1e-3, batch 128, 1,500 steps,
 SNIS with s = 0.1, M = 8 (``dcd-digits``, generation by 1,000 Langevin steps from uniform noise) or
-s = 0.3 (``dcd-digits-denoise``, trained at the denoising noise level). The CelebA recipe trains one
-time-conditioned conv energy with the time-dependent mode (6 VP levels, 30 posterior steps, DRL's
-settings) and samples by ancestral recovery; it needs ``data/img_align_celeba`` and a GPU.
+s = 0.3 (``dcd-digits-denoise``, trained at the denoising noise level); ``dcd-digits-time`` is the
+time-dependent mode (6 VP levels, posterior Langevin K = 5, ``confinement`` 0.5) sampled by ancestral
+recovery with the training's chain (K = 5, the same step), since the level energies are short-run ones.
+The CelebA recipe trains one time-conditioned conv energy with the time-dependent mode (6 VP levels,
+30 posterior steps, DRL's settings) and samples by ancestral recovery; it needs ``data/img_align_celeba``
+and a GPU.
 """
 
 from __future__ import annotations
@@ -59,6 +62,16 @@ _DCD_DIGITS_DENOISE: dict[str, Any] = {
     "objective": {"name": "dcd", "kernel": "ve", "noise": 0.3, "estimator": "snis", "n_proposals": 8},
 }
 
+_DCD_DIGITS_TIME: dict[str, Any] = {  # the time-dependent mode on digits; recovery uses the training's chain
+    **_DCD_DIGITS,
+    "energy": {"name": "mlp", "hidden": [256, 256, 256], "activation": "silu", "time_conditioned": True,
+               "confinement": 0.5},
+    "initializer": {"name": "gaussian", "std": 1.0},
+    "sampler": {"name": "recovery", "n_levels": 6, "n_steps": 5, "step_frac": 0.1},
+    "objective": {"name": "dcd", "time_dependent": True, "n_levels": 6, "estimator": "langevin", "n_steps": 5,
+                  "step_frac": 0.1, "alpha": 0.1},
+}
+
 _DCD_CELEBA: dict[str, Any] = {
     "data": {"name": "celeba32", "root": "data"},
     "energy": {"name": "conv", "channels": [64, 128, 256], "time_conditioned": True, "spectral_norm": True},
@@ -81,6 +94,7 @@ RECIPES: dict[str, tuple[dict[str, Any], str]] = {
     "dcd-8gaussians-cd": (_CD_8G, "Baseline: CD-10 (data-initialised Langevin, alpha 0.1) on 8 Gaussians, same budget."),
     "dcd-digits": (_DCD_DIGITS, "DCD-VE SNIS (s=0.1, M=8) on 8x8 digits; Langevin generation from noise."),
     "dcd-digits-denoise": (_DCD_DIGITS_DENOISE, "DCD-VE SNIS trained at s=0.3 on digits, for denoising at sigma 0.3."),
+    "dcd-digits-time": (_DCD_DIGITS_TIME, "Time-dependent DCD on digits: 6 VP levels, K=5, ancestral recovery with the same chain."),
     "dcd-celeba32": (_DCD_CELEBA, "Time-dependent DCD on CelebA 32x32 (6 VP levels, recovery sampling; GPU, local data)."),
 }
 

@@ -31,7 +31,9 @@ class RecoverySamplerConfig(SamplerConfig):
 
     Attributes:
         n_levels: levels of the VP schedule (must match the training objective's).
-        n_steps: posterior Langevin steps per level.
+        n_steps: posterior Langevin steps per level. Use the objective's ``n_steps`` and ``step_frac``: level
+            energies trained with short posterior chains are short-run energies, and longer chains
+            over-disperse their samples (docs/dcd.md).
         step_frac: step :math:`\\eta_k = ` ``step_frac`` :math:`\\cdot (1 - a_k^2)` (the level's noise variance).
         metropolis: MALA steps instead of ULA.
     """
