@@ -18,7 +18,7 @@ def test_sampler_and_train_rows_are_measured_against_a_reference(tmp_path):
     cpu = torch.device("cpu")
     rows = speed.sampler_rows(cpu, repeats=1, n_steps=3) + speed.train_rows(cpu, repeats=1, n_iter=2)
     cases = [r.case for r in rows]
-    assert len(rows) == 9 and cases[-1].startswith("CD-10 iteration")
+    assert len(rows) == 10 and cases[-1].startswith("CD-10 iteration") and "every 100 steps" in cases[-1]
     assert sum("gaussian" in c for c in cases) == 4 and sum(c.endswith("mlp") for c in cases) == 4
     assert all(r.ours_s > 0 and r.ref_s > 0 and r.ratio == r.ours_s / r.ref_s for r in rows)
     out = tmp_path / "performance.md"
