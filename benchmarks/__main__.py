@@ -15,6 +15,7 @@ import pathlib
 import platform
 import sys
 
+import attrs
 import torch
 
 from benchmarks.speed import run_all
@@ -90,7 +91,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"machine": machine(device), "notes": notes,
-                                         "rows": [{**r.__dict__, "ratio": r.ratio} for r in rows]}, indent=2))
+                                         "rows": [{**attrs.asdict(r), "ratio": r.ratio} for r in rows]}, indent=2))
 
 
 if __name__ == "__main__":

@@ -264,7 +264,8 @@ def _summary(rec: Mapping[str, Any]) -> str:
 def _fmt(x: Any, spec: str) -> str:
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "–"
-    return format(x, spec)
+    text = format(x, spec)
+    return text[1:] if text.startswith("-") and float(text) == 0 else text  # "-0.0000": an unbiased MMD² just below 0
 
 
 def markdown_table(records: Iterable[Mapping[str, Any]], *, command: str, pictures: Mapping[str, pathlib.Path] = {},
@@ -360,10 +361,10 @@ def plot_methods(cells: Sequence[BenchCell], out: pathlib.Path) -> dict[str, pat
                 else:
                     bottom.set_axis_off()
             else:
-                imgs = x[:20].clamp(-1, 1).reshape(min(20, x.shape[0]), *x.shape[-2:])
-                n = imgs.shape[0]
-                rows = torch.cat([torch.cat(list(imgs[i:i + 5]), 1) for i in range(0, n - n % 5, 5)], 0)
-                top.imshow(rows, cmap="gray", vmin=-1, vmax=1)
+                from torchvision.utils import make_grid
+
+                grid = make_grid(x[:20].float().clamp(-1, 1), nrow=5, padding=1, pad_value=1.0)
+                top.imshow(grid[0], cmap="gray", vmin=-1, vmax=1)
                 bottom.set_axis_off()
         fig.suptitle(method)
         fig.tight_layout()

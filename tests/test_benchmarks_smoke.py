@@ -30,6 +30,17 @@ def test_sampler_and_train_rows_are_measured_against_a_reference(tmp_path):
     assert text.count("| Langevin step / floor, mlp |") == 1 and "Notes: a note." in text
 
 
+def test_main_writes_markdown_and_json(tmp_path, monkeypatch):
+    rows = [speed.Row("train", "case", 2.0, 1.0, "<= 1.05", "note")]
+    monkeypatch.setattr(bench_main, "run_all", lambda device, repeats, tables: (rows, []))
+    bench_main.main(["--tables", "train", "--out", str(tmp_path / "p.md"), "--json", str(tmp_path / "p.json")])
+    import json
+
+    data = json.loads((tmp_path / "p.json").read_text())
+    assert data["rows"][0]["ratio"] == 2.0 and data["rows"][0]["case"] == "case"
+    assert "| case | 2000.000 ms | 1000.000 ms | 2.00 | <= 1.05 | note |" in (tmp_path / "p.md").read_text()
+
+
 def test_gaussian_energy_is_the_standard_normal():
     x = torch.tensor([[0.0, 0.0], [1.0, 2.0]], dtype=torch.float64)
     assert torch.equal(speed.GaussianEnergy()(x), torch.tensor([0.0, 2.5], dtype=torch.float64))

@@ -104,5 +104,5 @@ RECIPES: dict[str, tuple[dict[str, Any], str]] = {
 #: recipe -> the method it represents in ``ebm bench quality`` (its 2-D and digits templates)
 BENCH: dict[str, str] = {
     "dcd-8gaussians": "DCD",
-    "dcd-digits": "DCD",
+    "dcd-digits-time": "DCD",
 }
