@@ -64,7 +64,8 @@ def write_block(path: pathlib.Path, text: str) -> None:
     block = f"{BEGIN}\n{text}{END}\n"
     if BEGIN in body and END in body:
         head, rest = body.split(BEGIN, 1)
-        body = head + block + rest.split(END, 1)[1].lstrip("\n")
+        tail = rest.split(END, 1)[1]
+        body = head + block + (tail[1:] if tail.startswith("\n") else tail)
     else:
         body = body.rstrip("\n") + "\n\n" + block
     path.write_text(body)

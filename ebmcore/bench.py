@@ -16,8 +16,8 @@ the method's own sampler (EMA weights when kept) and scores them with :func:`ebm
 * ``digits_fid`` (the offline digits judge; its floor, test vs train, is printed with the table);
 * ``train_s`` and ``sample_s``: wall time of training and of drawing the samples, in this process.
 
-Every finished cell is written to ``OUT/<method>/<data>/result.json`` before the next one starts; a
-re-run skips finished cells (``--force`` redoes them), so an interrupted benchmark loses nothing and two
+Every finished cell is written, with its config, to ``OUT/<method>/<data>/result.json`` before the next
+one starts; a re-run skips finished cells whose stored config is the planned one (``--force`` redoes them), so an interrupted benchmark loses nothing and two
 processes may share one ``OUT`` with disjoint ``--methods``. A cell that raises is recorded with its
 error and the others go on. The table goes to ``OUT/quality.md`` and, with ``--results``, between the
 markers :data:`BEGIN`/:data:`END` of a markdown file (``docs/results.md``); one picture per method
@@ -168,7 +168,8 @@ def run_cell(cell: BenchCell, run_dir: pathlib.Path, regs: Registries) -> dict[s
 
     run_dir.mkdir(parents=True, exist_ok=True)
     record: dict[str, Any] = {"method": cell.method, "dataset": cell.dataset, "recipe": cell.recipe,
-                              "steps": cell.config.get("trainer", {}).get("steps"), "error": None}
+                              "steps": cell.config.get("trainer", {}).get("steps"), "error": None,
+                              "config": _plain(cell.config)}
     try:
         cfg = structure_config(dict(cell.config), regs)
         trainer = Trainer(build(cfg, regs=regs), run_dir, regs=regs, progress=False)
@@ -200,6 +201,11 @@ def run_cell(cell: BenchCell, run_dir: pathlib.Path, regs: Registries) -> dict[s
     return record
 
 
+def _plain(config: Mapping[str, Any]) -> Any:
+    """``config`` as plain JSON values (tuples become lists), for comparing with a stored result."""
+    return json.loads(json.dumps(config))
+
+
 def _sync(exp: torch.nn.Module) -> None:
     p = next(iter(exp.state_dict().values()), None)
     if p is not None and p.device.type == "cuda":
@@ -229,11 +235,18 @@ def run_quality(
     for i, cell in enumerate(cells, 1):
         run_dir = out / cell.key
         done = run_dir / "result.json"
-        if done.exists() and not force:
-            rec = json.loads(done.read_text())
+        rec = json.loads(done.read_text()) if done.exists() and not force else None
+        if rec is not None and rec.get("config") != _plain(cell.config):
+            log(f"[{i}/{len(cells)}] {cell.key}: the stored result was made with another config; re-running")
+            rec = None
+        if rec is not None:
             log(f"[{i}/{len(cells)}] {cell.key}: reused {done}")
         else:
             log(f"[{i}/{len(cells)}] {cell.key}: training {cell.recipe} for {cell.config['trainer'].get('steps')} steps")
+            if run_dir.exists():  # a fresh run: no checkpoints or metrics lines of an earlier one
+                import shutil
+
+                shutil.rmtree(run_dir)
             rec = run_cell(cell, run_dir, regs)
             log(f"    {_summary(rec)}")
         records.append(rec)
@@ -382,7 +395,8 @@ def write_between_markers(path: pathlib.Path, text: str) -> None:
     block = f"{BEGIN}\n{text}{END}\n"
     if BEGIN in body and END in body:
         head, rest = body.split(BEGIN, 1)
-        tail = rest.split(END, 1)[1].lstrip("\n")
+        tail = rest.split(END, 1)[1]
+        tail = tail[1:] if tail.startswith("\n") else tail  # the block ends with its own newline
         body = head + block + tail
     else:
         body = body.rstrip("\n") + "\n\n" + block if body else block

@@ -92,6 +92,12 @@ def test_tiny_run_writes_table_pictures_and_resumes(ebm_regs, register_plugin, e
     assert json.dumps(again, sort_keys=True) == json.dumps(records, sort_keys=True)
     assert results.read_text().count(qb.BEGIN) == 1
 
+    # a changed plan (another step budget) is never answered with a stale result
+    changed = qb.bench_plan(regs, datasets=["2modes"], methods=["CD"], steps=5, n_samples=64)
+    logs.clear()
+    (rec,) = qb.run_quality(regs, tmp_path / "out", cells=changed, log=logs.append)
+    assert "another config; re-running" in logs[0] and rec["steps"] == 5 and rec["config"]["trainer"]["steps"] == 5
+
 
 def test_write_between_markers_keeps_the_rest(tmp_path):
     path = tmp_path / "r.md"
