@@ -5,7 +5,8 @@ Layout of ``<run>/checkpoints/step-0001000/``:
 * ``model.safetensors``: every weight and buffer of the run (energy, initializer, sampler, objective),
   code-free and shareable.
 * ``ema.safetensors``: EMA weights, when any group keeps an EMA.
-* ``config.json``: the full resolved run config, plus ebmcore/torch/plugin versions.
+* ``config.json``: the full resolved run config, ebmcore/torch/plugin versions, and which plugin (and
+  distribution) provides each component, so a checkpoint loaded without that plugin says what to install.
 * ``trainer_state.pt``: optimizers, schedulers, step and RNG states; tensors and plain containers only,
   read back with ``torch.load(..., weights_only=True)``.
 
@@ -30,7 +31,16 @@ from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 from torch import Tensor
 
-__all__ = ["Checkpoint", "CheckpointError", "atomic_write", "find_checkpoint", "load_checkpoint", "save_checkpoint"]
+__all__ = [
+    "Checkpoint",
+    "CheckpointError",
+    "atomic_write",
+    "check_components_installed",
+    "component_provenance",
+    "find_checkpoint",
+    "load_checkpoint",
+    "save_checkpoint",
+]
 
 LATEST = "latest"
 
@@ -150,3 +160,59 @@ def load_checkpoint(path: str | pathlib.Path, *, map_location: str | torch.devic
     # RNG states must stay CPU tensors; optimizers move their state to the parameters on load.
     trainer_state = torch.load(ckpt / "trainer_state.pt", map_location="cpu", weights_only=True)
     return Checkpoint(ckpt, model_state, ema_state, config, trainer_state)
+
+
+#: run-config section -> component role (nested configs of the same role, e.g. a weighted sum's terms,
+#: are found by walking the section)
+_SECTIONS = {"data": "dataset", "energy": "energy", "initializer": "initializer", "sampler": "sampler",
+             "objective": "objective"}
+
+
+def _referenced(run: dict[str, Any]) -> list[tuple[str, str]]:
+    """``(role, name)`` of every component named in a run config (unstructured), nested ones included."""
+    found: list[tuple[str, str]] = []
+
+    def walk(node: Any, role: str) -> None:
+        if isinstance(node, dict):
+            if isinstance(node.get("name"), str) and (role, node["name"]) not in found:
+                found.append((role, node["name"]))
+            for v in node.values():
+                walk(v, role)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v, role)
+
+    for section, role in _SECTIONS.items():
+        walk(run.get(section), role)
+    return found
+
+
+def component_provenance(run: dict[str, Any], regs: Any) -> list[dict[str, str | None]]:
+    """Which plugin provides each component a run config names: ``[{role, name, plugin, distribution,
+    version}]``, stored in ``config.json`` so a checkpoint can say what to install."""
+    out = []
+    for role, name in _referenced(run):
+        reg = regs.role(role)
+        if name in reg:
+            prov = reg.get(name).provenance
+            out.append({"role": role, "name": name, "plugin": prov.plugin, "distribution": prov.distribution,
+                        "version": prov.version})
+    return out
+
+
+def check_components_installed(ckpt: Checkpoint, run: dict[str, Any], regs: Any) -> None:
+    """Raise :class:`CheckpointError` naming the plugin (and how to install it) for every component that
+    ``run`` (the stored config, after any overrides) needs and this environment does not have."""
+    stored = {(c["role"], c["name"]): c for c in ckpt.config.get("components", [])}
+    missing = []
+    for role, name in _referenced(run):
+        if name in regs.role(role) or (role, name) not in stored:
+            continue  # installed, or unknown to the checkpoint too: the config check reports it
+        c = stored[(role, name)]
+        dist = c.get("distribution") or c.get("plugin")
+        version = f" {c['version']}" if c.get("version") else ""
+        missing.append(f"{role} {name!r} comes from plugin {c.get('plugin')!r} ({dist}{version}), which is not "
+                       f"installed here: pip install {dist} (from a checkout: pip install -e plugins/{c.get('plugin')})")
+    if missing:
+        raise CheckpointError(f"checkpoint {str(ckpt.path)!r} needs components that are not installed:\n  "
+                              + "\n  ".join(missing))

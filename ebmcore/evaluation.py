@@ -64,10 +64,13 @@ def load_experiment(
     ``overrides`` (``dotted.path=value``) change the stored config before building, e.g. to evaluate the
     same weights with another sampler setting (``sampler.n_steps=100``).
     """
+    from ebmcore.checkpoint import check_components_installed
+
     ckpt = load_checkpoint(path)
     run = apply_overrides(ckpt.config["run"], overrides)
     if device is not None:
         run["device"] = device
+    check_components_installed(ckpt, run, regs)
     cfg = structure_config(run, regs)
     exp = build(cfg, regs=regs)
     target = next(iter(exp.state_dict().values())).device

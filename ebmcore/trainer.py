@@ -173,8 +173,12 @@ class Trainer:
 
         ``overrides`` (``dotted.path=value``) change the stored config, e.g. ``trainer.steps=4000``.
         """
+        from ebmcore.checkpoint import check_components_installed
+
         ckpt = load_checkpoint(path)
-        cfg = structure_config(apply_overrides(ckpt.config["run"], overrides), regs)
+        run = apply_overrides(ckpt.config["run"], overrides)
+        check_components_installed(ckpt, run, regs)
+        cfg = structure_config(run, regs)
         exp = build(cfg, regs=regs)
         run_dir = kw.pop("run_dir", ckpt.path.parent.parent)
         trainer = cls(exp, run_dir, regs=regs, **kw)
@@ -243,9 +247,13 @@ class Trainer:
         plugins = {
             r.name: r.provenance.version for r in get_plugin_host().records.values() if r.status == "loaded"
         }
+        from ebmcore.checkpoint import component_provenance
+
+        run = unstructure_config(self.cfg, self.regs)
         return {
-            "run": unstructure_config(self.cfg, self.regs),
+            "run": run,
             "versions": {"torch": torch.__version__, "plugins": plugins},
+            "components": component_provenance(run, self.regs),
         }
 
     def fit(self, until: int | None = None) -> dict[str, float]:
