@@ -107,6 +107,11 @@ class TrainerConfig:
             checkpoint are always checked and checkpoints are never non-finite.
         autocast: bfloat16 autocast of the objective's forward on CUDA (ignored on CPU).
         plot_samples: number of samples in pictures.
+        on_divergence: ``"stop"`` (raise, keeping the last good checkpoint) or ``"rollback"``: reload the
+            last good checkpoint (one is written at the start when there is none), multiply every group's
+            learning rate by ``rollback_lr_factor`` and continue, at most ``max_rollbacks`` times.
+        rollback_lr_factor: learning-rate factor applied at each rollback (cumulative).
+        max_rollbacks: rollbacks allowed before the run stops as with ``"stop"``.
     """
 
     steps: int = attrs.field(default=1000, validator=v.ge(1))
@@ -119,6 +124,9 @@ class TrainerConfig:
     check_finite_every: int = attrs.field(default=1, validator=v.ge(1))
     autocast: bool = False
     plot_samples: int = attrs.field(default=2000, validator=v.ge(1))
+    on_divergence: Literal["stop", "rollback"] = "stop"
+    rollback_lr_factor: float = attrs.field(default=0.5, validator=[v.gt(0), v.lt(1)])
+    max_rollbacks: int = attrs.field(default=3, validator=v.ge(1))
 
     def optimizer_for(self, group: str) -> OptimizerConfig:
         return self.groups.get(group, self.optimizer)

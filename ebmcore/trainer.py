@@ -85,8 +85,8 @@ class _Group:
     lr_factor: Callable[[int], float]
     ema: EMA | None
 
-    def set_lr(self, step: int) -> None:
-        lr = self.cfg.lr * self.lr_factor(step)
+    def set_lr(self, step: int, scale: float = 1.0) -> None:
+        lr = self.cfg.lr * self.lr_factor(step) * scale
         for pg in self.optimizer.param_groups:
             pg["lr"] = lr
 
@@ -144,6 +144,8 @@ class Trainer:
         self.progress = progress
         self.step = 0
         self.last_checkpoint: pathlib.Path | None = None
+        self.lr_scale = 1.0  # lowered by each divergence rollback; saved in checkpoints
+        self.rollbacks = 0
         self.device = resolve_device(self.cfg.device)
         names = {id(p): n for n, p in experiment.named_parameters(remove_duplicate=False)}
         self.groups: dict[str, _Group] = {}
@@ -198,6 +200,8 @@ class Trainer:
                     raise KeyError("checkpoint has no EMA weights but the config asks for EMA")
                 group.ema.load_state_dict({k: v.to(self.device) for k, v in ckpt.ema_state.items() if k in group.ema.shadow})
         self.step = int(state["step"])
+        self.lr_scale = float(state.get("lr_scale", 1.0))
+        self.rollbacks = int(state.get("rollbacks", 0))
         _set_rng_state(state["rng"])
         self.last_checkpoint = ckpt.path
 
@@ -230,6 +234,8 @@ class Trainer:
                 for g in self.groups.values()
             },
             "rng": _rng_state(),
+            "lr_scale": self.lr_scale,
+            "rollbacks": self.rollbacks,
         }
         self.last_checkpoint = save_checkpoint(
             self.run_dir / "checkpoints",
@@ -272,26 +278,17 @@ class Trainer:
         last: dict[str, float] = {}
         t0 = time.perf_counter()
         bar = _progress(self.step, stop, self.progress)
+        if tcfg.on_divergence == "rollback" and self.last_checkpoint is None:
+            self.save()  # a known-good state to roll back to
         with open(metrics_path, "a") as log_file:
             while self.step < stop:
-                x, y = self.exp.dataset.random_batch(tcfg.batch_size, self.device)
-                batch = Batch(x.to(dtype), y)
-                with self._autocast():
-                    out = self.exp.objective(batch, self.step)
-                if not out.losses:
-                    raise ValueError(f"objective returned no loss at step {self.step}")
-                grad_norms = self._backward(out.losses)
-                nxt = self.step + 1
-                if nxt % tcfg.check_finite_every == 0 or nxt == stop or (
-                    tcfg.checkpoint_every and nxt % tcfg.checkpoint_every == 0
-                ):  # a checkpointed step is always checked
-                    self._check_finite(out.losses, out.metrics, grad_norms)
-                for gname in out.losses:
-                    group = self.groups[gname]
-                    group.set_lr(self.step)
-                    group.optimizer.step()
-                    if group.ema is not None:
-                        group.ema.update()
+                try:
+                    out, grad_norms = self._train_step(dtype, stop)
+                except TrainingDiverged as exc:
+                    if tcfg.on_divergence != "rollback" or self.rollbacks >= tcfg.max_rollbacks or exc.checkpoint is None:
+                        raise
+                    self._roll_back(exc, log_file)
+                    continue
                 self.step += 1
                 if bar is not None:
                     bar.update(1)
@@ -310,6 +307,46 @@ class Trainer:
         return last
 
     # --- internals ----------------------------------------------------------------------------------
+    def _train_step(self, dtype: torch.dtype, stop: int) -> tuple[Any, dict[str, Tensor]]:
+        """One optimisation step (without advancing ``self.step``); raises :class:`TrainingDiverged` before
+        any update is applied when a checked quantity is non-finite."""
+        tcfg = self.cfg.trainer
+        x, y = self.exp.dataset.random_batch(tcfg.batch_size, self.device)
+        batch = Batch(x.to(dtype), y)
+        with self._autocast():
+            out = self.exp.objective(batch, self.step)
+        if not out.losses:
+            raise ValueError(f"objective returned no loss at step {self.step}")
+        grad_norms = self._backward(out.losses)
+        nxt = self.step + 1
+        if nxt % tcfg.check_finite_every == 0 or nxt == stop or (
+            tcfg.checkpoint_every and nxt % tcfg.checkpoint_every == 0
+        ):  # a checkpointed step is always checked
+            self._check_finite(out.losses, out.metrics, grad_norms)
+        for gname in out.losses:
+            group = self.groups[gname]
+            group.set_lr(self.step, self.lr_scale)
+            group.optimizer.step()
+            if group.ema is not None:
+                group.ema.update()
+        return out, grad_norms
+
+    def _roll_back(self, exc: TrainingDiverged, log_file: Any) -> None:
+        """Reload the last good checkpoint (weights, optimizers, EMA, step, RNG) and lower the learning rate."""
+        assert exc.checkpoint is not None
+        tcfg = self.cfg.trainer
+        scale, count = self.lr_scale * tcfg.rollback_lr_factor, self.rollbacks + 1
+        self.load_state(load_checkpoint(exc.checkpoint))
+        self.lr_scale, self.rollbacks = scale, count
+        event = {"step": self.step, "event": "rollback", "diverged_at": exc.step, "quantity": exc.quantity,
+                 "value": exc.value if math.isfinite(exc.value) else str(exc.value), "lr_scale": scale,
+                 "rollback": count}
+        log_file.write(json.dumps(event) + "\n")
+        log_file.flush()
+        log.warning(
+            "training diverged at step %d (%s = %s); rolled back to step %d and scaled the learning rate by %g "
+            "(rollback %d of %d)", exc.step, exc.quantity, exc.value, self.step, scale, count, tcfg.max_rollbacks)
+
     def _autocast(self) -> contextlib.AbstractContextManager[Any]:
         if self.cfg.trainer.autocast and self.device.type == "cuda":
             return torch.autocast("cuda", dtype=torch.bfloat16)

@@ -275,3 +275,70 @@ def test_cd_negatives_get_conditions_drawn_from_the_batch(ebm_regs):
     assert all(c is not None for _, c in seen)  # no unconditional energy call sneaks in
     joint = seen[-1][1]
     assert joint.shape == (13,) and torch.equal(joint[:8], y) and set(joint[8:].tolist()) <= {0, 2}
+
+
+@attrs.frozen(kw_only=True)
+class _NaNOnceConfig(ObjectiveConfig):
+    bad_step: int = 6
+
+
+class _NaNOnce(_NaNAfter):
+    """NaN the first time ``bad_step`` is reached, finite afterwards: a transient fault a rollback survives."""
+
+    def __init__(self, energy, bad_step):
+        super().__init__(energy, bad_step)
+        self.fired = False
+
+    def forward(self, batch, step):
+        e = self.energy_ref[0](batch.x).mean()
+        if step == self.bad_step and not self.fired:
+            self.fired = True
+            return ObjectiveOutput({"energy": e * float("nan")}, {"energy/pos": e.detach()})
+        return ObjectiveOutput({"energy": e.pow(2)}, {"energy/pos": e.detach()})
+
+
+class _FaultPlugin:
+    @hookimpl
+    def ebmcore_register_objectives(self, registry):
+        registry.add("nan_after", _NaNAfterConfig, lambda cfg, ctx: _NaNAfter(ctx.energy, cfg.bad_step))
+        registry.add("nan_once", _NaNOnceConfig, lambda cfg, ctx: _NaNOnce(ctx.energy, cfg.bad_step))
+
+
+def _events(run_dir):
+    import json
+
+    return [r for r in map(json.loads, (run_dir / "metrics.jsonl").read_text().splitlines()) if r.get("event")]
+
+
+def test_rollback_survives_a_transient_fault_with_a_lower_learning_rate(ebm_host, tmp_path, caplog):
+    ebm_host.register(_FaultPlugin(), name="faults")
+    regs = ebm_host.registries()
+    trainer_cfg = dict(SMALL["trainer"], on_divergence="rollback")
+    data = dict(SMALL, objective={"name": "nan_once", "bad_step": 6}, trainer=trainer_cfg)
+    t = _trainer(regs, tmp_path / "run", data)
+    with caplog.at_level("WARNING", logger="ebmcore.trainer"):
+        t.fit()
+    assert t.step == 12 and t.rollbacks == 1 and t.lr_scale == 0.5
+    (event,) = _events(tmp_path / "run")
+    assert event["diverged_at"] == 7 and event["step"] == 4 and event["lr_scale"] == 0.5
+    assert "rolled back to step 4" in caplog.text
+    assert all(torch.isfinite(p).all() for p in t.exp.energy.parameters())
+    assert load_checkpoint(tmp_path / "run").trainer_state["lr_scale"] == 0.5  # a resumed run keeps it
+    group = t.groups["energy"]
+    assert group.optimizer.param_groups[0]["lr"] == pytest.approx(0.5 * 1e-3 * group.lr_factor(11))
+
+    stop = _trainer(regs, tmp_path / "stop", dict(SMALL, objective={"name": "nan_once", "bad_step": 6}))
+    with pytest.raises(TrainingDiverged):
+        stop.fit()
+
+
+def test_rollback_gives_up_after_max_rollbacks(ebm_host, tmp_path):
+    ebm_host.register(_FaultPlugin(), name="faults")
+    regs = ebm_host.registries()
+    trainer_cfg = dict(SMALL["trainer"], on_divergence="rollback", max_rollbacks=2, checkpoint_every=0)
+    t = _trainer(regs, tmp_path / "run", dict(SMALL, objective={"name": "nan_after", "bad_step": 3}, trainer=trainer_cfg))
+    with pytest.raises(TrainingDiverged) as exc:
+        t.fit()
+    assert exc.value.step == 4 and t.rollbacks == 2 and t.lr_scale == 0.25
+    events = _events(tmp_path / "run")
+    assert [e["rollback"] for e in events] == [1, 2] and all(e["step"] == 0 for e in events)  # the step-0 checkpoint
