@@ -146,6 +146,8 @@ class Trainer:
         self.last_checkpoint: pathlib.Path | None = None
         self.lr_scale = 1.0  # lowered by each divergence rollback; saved in checkpoints
         self.rollbacks = 0
+        self._gap_history: list[float] = []  # |energy gap| at each log step (telemetry only)
+        self._gap_warned = 0.0
         self.device = resolve_device(self.cfg.device)
         names = {id(p): n for n, p in experiment.named_parameters(remove_duplicate=False)}
         self.groups: dict[str, _Group] = {}
@@ -295,7 +297,7 @@ class Trainer:
                 if self.step % tcfg.log_every == 0 or self.step == stop:
                     last = self._log(log_file, out.losses, out.metrics, grad_norms, time.perf_counter() - t0)
                     if bar is not None:
-                        bar.set_postfix({k: f"{v:.3g}" for k, v in last.items() if k.startswith("loss/")})
+                        bar.set_postfix({_short(k): f"{v:.3g}" for k, v in last.items() if _on_bar(k)})
                 if tcfg.plot_every and self.step % tcfg.plot_every == 0:
                     save_sample_plot(self, self.run_dir / f"samples-{self.step:07d}.png")
                 if tcfg.checkpoint_every and self.step % tcfg.checkpoint_every == 0:
@@ -414,9 +416,44 @@ class Trainer:
             row[f"lr/{g.name}"] = g.optimizer.param_groups[0]["lr"]
         for k, v in metrics.items():
             row[k] = float(v.detach().float().mean()) if isinstance(v, Tensor) else float(v)
+        self._health(row)
         log_file.write(json.dumps({"step": self.step, "wall_time": round(elapsed, 4), **row}) + "\n")
         log_file.flush()
         return row
+
+    def _health(self, row: dict[str, float]) -> None:
+        """Training-health telemetry: ``health/gap`` = mean E(data) - mean E(negatives) whenever the objective
+        reports ``energy/pos`` and ``energy/neg``, and a warning when its size explodes (more than
+        ``GAP_EXPLOSION`` times the median of the earlier logged sizes, and at least 1)."""
+        if "energy/pos" not in row or "energy/neg" not in row:
+            return
+        gap = row["energy/pos"] - row["energy/neg"]
+        row["health/gap"] = gap
+        history = self._gap_history
+        if len(history) >= 3:
+            ref = max(1.0, sorted(history)[len(history) // 2])
+            if abs(gap) > GAP_EXPLOSION * ref and abs(gap) > self._gap_warned * GAP_EXPLOSION:
+                self._gap_warned = abs(gap)
+                row["health/gap_exploded"] = 1.0
+                log.warning(
+                    "energy gap E(data) - E(negatives) = %.3g at step %d, %.0fx its typical size %.3g: the negatives "
+                    "no longer reach the data's energy level. Usual causes: sampler steps too few or too small for "
+                    "the current energy, a learning rate that is too high, or no energy regulariser (alpha). "
+                    "Training may diverge next.", gap, self.step, abs(gap) / ref, ref)
+        history.append(abs(gap))
+
+
+#: the energy-gap warning fires when |gap| exceeds this many times its median over the earlier log steps
+GAP_EXPLOSION = 10.0
+
+
+def _on_bar(key: str) -> bool:
+    """The progress bar shows losses, the energy gap, sampler acceptance and gradient norms."""
+    return key.startswith(("loss/", "grad_norm/")) or key == "health/gap" or key.endswith(("acceptance_rate", "acceptance"))
+
+
+def _short(key: str) -> str:
+    return {"health/gap": "gap"}.get(key, key.replace("grad_norm/", "|g|/").replace("sampler/", ""))
 
 
 def _progress(start: int, stop: int, enabled: bool | None) -> Any:

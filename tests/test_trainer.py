@@ -342,3 +342,48 @@ def test_rollback_gives_up_after_max_rollbacks(ebm_host, tmp_path):
     assert exc.value.step == 4 and t.rollbacks == 2 and t.lr_scale == 0.25
     events = _events(tmp_path / "run")
     assert [e["rollback"] for e in events] == [1, 2] and all(e["step"] == 0 for e in events)  # the step-0 checkpoint
+
+
+@attrs.frozen(kw_only=True)
+class _GapConfig(ObjectiveConfig):
+    pass
+
+
+class _ScriptedGap(Objective):
+    """Reports a scripted energy gap per step (telemetry test); the loss itself is harmless."""
+
+    GAPS = [1.0, -1.0, 1.0, 1.0, 50.0, 50.0, 60.0, 900.0]
+
+    def __init__(self, energy):
+        super().__init__()
+        self.energy_ref = [energy]
+
+    def forward(self, batch, step):
+        e = self.energy_ref[0](batch.x).mean()
+        gap = torch.tensor(self.GAPS[step])
+        return ObjectiveOutput({"energy": e.pow(2)}, {"energy/pos": gap, "energy/neg": torch.zeros(())})
+
+    def parameter_groups(self):
+        return {"energy": list(self.energy_ref[0].parameters())}
+
+
+def test_energy_gap_telemetry_and_a_warning_when_it_explodes(ebm_host, tmp_path, caplog):
+    import json
+
+    class Plugin:
+        @hookimpl
+        def ebmcore_register_objectives(self, registry):
+            registry.add("scripted_gap", _GapConfig, lambda cfg, ctx: _ScriptedGap(ctx.energy))
+
+    ebm_host.register(Plugin(), name="gap")
+    regs = ebm_host.registries()
+    trainer_cfg = dict(SMALL["trainer"], steps=8, log_every=1, checkpoint_every=0)
+    t = _trainer(regs, tmp_path / "run", dict(SMALL, objective={"name": "scripted_gap"}, trainer=trainer_cfg))
+    with caplog.at_level("WARNING", logger="ebmcore.trainer"):
+        t.fit()
+    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["health/gap"] for r in rows] == _ScriptedGap.GAPS
+    # warned when the gap first exceeds 10x its typical size (50 vs 1), not again at 60, again at 900
+    assert [r["step"] for r in rows if r.get("health/gap_exploded")] == [5, 8]
+    assert caplog.text.count("energy gap") == 2 and "sampler steps too few" in caplog.text
+    assert all("grad_norm/energy" in r for r in rows)
