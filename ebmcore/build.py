@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 import torch
 from torch import nn
@@ -11,7 +11,7 @@ from torch import nn
 from ebmcore._loader import registries as default_registries
 from ebmcore._registry import Registries
 from ebmcore.abstract import Energy, EnergyFn, Initializer, Objective, Sampler
-from ebmcore.config import ObjectiveConfig, RunConfig, structure_config
+from ebmcore.config import ConfigError, ObjectiveConfig, RunConfig, structure_config
 from ebmcore.context import BuildContext
 from ebmcore.data.dataset import Dataset
 
@@ -70,6 +70,22 @@ class Experiment(nn.Module):
         return self.energy if custom is None else custom
 
 
+T = TypeVar("T")
+
+
+def _constructed(section: str, name: str, make: Callable[[], T]) -> T:
+    """Run a component factory; a factory that rejects its config (``ValueError``/``TypeError``) or cannot
+    allocate what it asks for (``RuntimeError``/``MemoryError``/``OverflowError``, e.g. a size of 10^10)
+    is reported as a :class:`~ebmcore.config.ConfigError` at the component's path, not as a traceback."""
+    try:
+        return make()
+    except ConfigError:
+        raise
+    except (ValueError, TypeError, RuntimeError, MemoryError, OverflowError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise ConfigError([f"cannot build {section} {name!r}: {type(exc).__name__}: {first} @ $.{section}"]) from exc
+
+
 def build(
     config: RunConfig | Mapping[str, Any],
     *,
@@ -85,7 +101,8 @@ def build(
     device, dtype = resolve_device(cfg.device), resolve_dtype(cfg.dtype)
     torch.manual_seed(cfg.seed)
     if dataset is None:
-        dataset = regs.dataset.for_config(cfg.data).factory(cfg.data, cfg.seed)
+        dataset = _constructed("data", regs.dataset.name_of(cfg.data),
+                               lambda: regs.dataset.for_config(cfg.data).factory(cfg.data, cfg.seed))
     assert dataset is not None
     ctx = BuildContext(
         device=device,
@@ -96,13 +113,18 @@ def build(
     )
 
     def build_objective(ocfg: ObjectiveConfig) -> Objective:
-        obj: Objective = regs.objective.for_config(ocfg).factory(ocfg, ctx)
-        return obj.to(device)
+        obj: Objective = _constructed("objective", regs.objective.name_of(ocfg),
+                                      lambda: regs.objective.for_config(ocfg).factory(ocfg, ctx).to(device))
+        return obj
 
     ctx.build_objective = build_objective
-    ctx.energy = regs.energy.for_config(cfg.energy).factory(cfg.energy, ctx).to(device, dtype)
-    ctx.initializer = regs.initializer.for_config(cfg.initializer).factory(cfg.initializer, ctx).to(device, dtype)
-    ctx.sampler = regs.sampler.for_config(cfg.sampler).factory(cfg.sampler, ctx).to(device)
+    ctx.energy = _constructed("energy", regs.energy.name_of(cfg.energy),
+                              lambda: regs.energy.for_config(cfg.energy).factory(cfg.energy, ctx).to(device, dtype))
+    ctx.initializer = _constructed(
+        "initializer", regs.initializer.name_of(cfg.initializer),
+        lambda: regs.initializer.for_config(cfg.initializer).factory(cfg.initializer, ctx).to(device, dtype))
+    ctx.sampler = _constructed("sampler", regs.sampler.name_of(cfg.sampler),
+                               lambda: regs.sampler.for_config(cfg.sampler).factory(cfg.sampler, ctx).to(device))
     objective = build_objective(cfg.objective)
     return Experiment(
         energy=ctx.energy,

@@ -167,7 +167,7 @@ class RunConfig:
     eval: EvalConfig = EvalConfig()
     device: str = attrs.field(default="auto")
     dtype: Literal["float32", "float64", "bfloat16"] = "float32"
-    seed: int = 0
+    seed: int = attrs.field(default=0, validator=[v.ge(0), v.lt(2**63)])  # torch.manual_seed range, non-negative
 
     @device.validator
     def _check_device(self, attribute: attrs.Attribute[str], value: str) -> None:

@@ -352,7 +352,7 @@ class _GapConfig(ObjectiveConfig):
 class _ScriptedGap(Objective):
     """Reports a scripted energy gap per step (telemetry test); the loss itself is harmless."""
 
-    GAPS = [1.0, -1.0, 1.0, 1.0, 50.0, 50.0, 60.0, 900.0]
+    GAPS = (1.0, -1.0, 1.0, 1.0, 50.0, 50.0, 60.0, 900.0)
 
     def __init__(self, energy):
         super().__init__()
@@ -382,7 +382,7 @@ def test_energy_gap_telemetry_and_a_warning_when_it_explodes(ebm_host, tmp_path,
     with caplog.at_level("WARNING", logger="ebmcore.trainer"):
         t.fit()
     rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
-    assert [r["health/gap"] for r in rows] == _ScriptedGap.GAPS
+    assert [r["health/gap"] for r in rows] == list(_ScriptedGap.GAPS)
     # warned when the gap first exceeds 10x its typical size (50 vs 1), not again at 60, again at 900
     assert [r["step"] for r in rows if r.get("health/gap_exploded")] == [5, 8]
     assert caplog.text.count("energy gap") == 2 and "sampler steps too few" in caplog.text
