@@ -36,6 +36,7 @@ __all__ = [
     "CheckpointError",
     "atomic_write",
     "check_components_installed",
+    "load_model_state",
     "component_provenance",
     "find_checkpoint",
     "load_checkpoint",
@@ -216,3 +217,28 @@ def check_components_installed(ckpt: Checkpoint, run: dict[str, Any], regs: Any)
     if missing:
         raise CheckpointError(f"checkpoint {str(ckpt.path)!r} needs components that are not installed:\n  "
                               + "\n  ".join(missing))
+
+
+def load_model_state(module: torch.nn.Module, state: dict[str, Tensor], ckpt: Checkpoint) -> None:
+    """``module.load_state_dict(state, strict=True)``, with a mismatch reported as a :class:`CheckpointError`
+    that lists the missing and unexpected keys (by component) and the versions that wrote the checkpoint,
+    instead of torch's traceback. Typical causes: a checkpoint from another version of a plugin, or an
+    override that swaps in a component with other state (e.g. a sampler with persistent chains)."""
+    try:
+        module.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        own = module.state_dict()
+        missing = sorted(set(own) - set(state))
+        unexpected = sorted(set(state) - set(own))
+        shape = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
+
+        def show(keys: list[str]) -> str:
+            return ", ".join(keys[:6]) + (f" and {len(keys) - 6} more" if len(keys) > 6 else "") if keys else "none"
+
+        versions = ckpt.config.get("versions", {}).get("plugins", {})
+        raise CheckpointError(
+            f"checkpoint {str(ckpt.path)!r} does not fit the components built from its config: missing "
+            f"{show(missing)}; unexpected {show(unexpected)}; other shapes {show(shape)}. It was written with "
+            f"plugins {versions or 'unknown'}; a different plugin version, or an override that swaps in a "
+            "component with other state, causes this."
+        ) from exc

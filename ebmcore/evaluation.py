@@ -64,7 +64,7 @@ def load_experiment(
     ``overrides`` (``dotted.path=value``) change the stored config before building, e.g. to evaluate the
     same weights with another sampler setting (``sampler.n_steps=100``).
     """
-    from ebmcore.checkpoint import check_components_installed
+    from ebmcore.checkpoint import check_components_installed, load_model_state
 
     ckpt = load_checkpoint(path)
     run = apply_overrides(ckpt.config["run"], overrides)
@@ -77,5 +77,5 @@ def load_experiment(
     state = dict(ckpt.model_state)
     if use_ema and ckpt.ema_state:
         state.update(ckpt.ema_state)
-    exp.load_state_dict({k: v.to(target) for k, v in state.items()}, strict=True)
+    load_model_state(exp, {k: v.to(target) for k, v in state.items()}, ckpt)
     return exp, ckpt

@@ -24,7 +24,7 @@ from torch import Tensor, nn
 from ebmcore._registry import Registries
 from ebmcore.abstract import Batch
 from ebmcore.build import Experiment, build, resolve_device
-from ebmcore.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from ebmcore.checkpoint import Checkpoint, load_checkpoint, load_model_state, save_checkpoint
 from ebmcore.config import OptimizerConfig, apply_overrides, RunConfig, structure_config, unstructure_config
 from ebmcore.ema import EMA
 
@@ -190,7 +190,7 @@ class Trainer:
         return trainer
 
     def load_state(self, ckpt: Checkpoint) -> None:
-        self.exp.load_state_dict({k: v.to(self.device) for k, v in ckpt.model_state.items()}, strict=True)
+        load_model_state(self.exp, {k: v.to(self.device) for k, v in ckpt.model_state.items()}, ckpt)
         state = ckpt.trainer_state
         for gname, group in self.groups.items():
             gstate = state["groups"].get(gname)

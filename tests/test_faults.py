@@ -97,3 +97,17 @@ def test_sigkill_during_checkpoint_writes_never_leaves_an_unreadable_latest(tmp_
         step = int(ckpt.trainer_state["step"])
         assert ckpt.config["run"]["step"] == step and find_checkpoint(out).name == f"step-{step:07d}"
         assert bool((ckpt.model_state["w"] == step).all())  # the weights belong to the step 'latest' names
+
+
+def test_a_checkpoint_that_does_not_fit_is_a_clear_error(tmp_path):
+    regs = PluginHost(load_entrypoints=False).registries()
+    run = dict(RUN, sampler={"name": "langevin", "n_steps": 2})
+    trainer = Trainer(build(structure_config(run, regs), regs=regs), tmp_path / "run", regs=regs, progress=False)
+    trainer.fit()
+    # a sampler with state (MALA's adapted step size) swapped into a run that saved none
+    with pytest.raises(CheckpointError) as exc:
+        load_experiment(tmp_path / "run", regs=regs, overrides=["sampler={name: mala, n_steps: 2}"])
+    msg = str(exc.value)
+    assert "does not fit" in msg and "missing sampler.log_step_size" in msg and "unexpected none" in msg
+    with pytest.raises(CheckpointError, match="other shapes energy"):
+        load_experiment(tmp_path / "run", regs=regs, overrides=["energy.hidden=[8]"])
