@@ -36,10 +36,10 @@ __all__ = [
     "CheckpointError",
     "atomic_write",
     "check_components_installed",
-    "load_model_state",
     "component_provenance",
     "find_checkpoint",
     "load_checkpoint",
+    "load_model_state",
     "save_checkpoint",
 ]
 
