@@ -120,6 +120,8 @@ def build(
     ctx.build_objective = build_objective
     ctx.energy = _constructed("energy", regs.energy.name_of(cfg.energy),
                               lambda: regs.energy.for_config(cfg.energy).factory(cfg.energy, ctx).to(device, dtype))
+    if cfg.compile_energy:
+        ctx.energy.compile()  # in place: parameter names (and checkpoints) are unchanged
     ctx.initializer = _constructed(
         "initializer", regs.initializer.name_of(cfg.initializer),
         lambda: regs.initializer.for_config(cfg.initializer).factory(cfg.initializer, ctx).to(device, dtype))

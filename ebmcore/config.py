@@ -156,6 +156,9 @@ class RunConfig:
         device: ``auto`` (CUDA when available, else CPU), ``cpu``, ``cuda`` or ``cuda:N``.
         dtype: parameter and data dtype.
         seed: seeds every random draw (data, initialisation, sampling).
+        compile_energy: opt-in ``torch.compile`` of the energy (``nn.Module.compile``: in place, so
+            checkpoints keep their keys). Every sampler step and loss goes through the energy, so this is
+            where compilation pays; the first steps are slow while graphs compile.
     """
 
     data: DatasetConfig
@@ -168,6 +171,7 @@ class RunConfig:
     device: str = attrs.field(default="auto")
     dtype: Literal["float32", "float64", "bfloat16"] = "float32"
     seed: int = attrs.field(default=0, validator=[v.ge(0), v.lt(2**63)])  # torch.manual_seed range, non-negative
+    compile_energy: bool = False
 
     @device.validator
     def _check_device(self, attribute: attrs.Attribute[str], value: str) -> None:
