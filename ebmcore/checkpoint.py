@@ -40,7 +40,9 @@ __all__ = [
     "find_checkpoint",
     "load_checkpoint",
     "load_model_state",
+    "load_rank_state",
     "save_checkpoint",
+    "save_rank_state",
 ]
 
 LATEST = "latest"
@@ -242,3 +244,26 @@ def load_model_state(module: torch.nn.Module, state: dict[str, Tensor], ckpt: Ch
             f"plugins {versions or 'unknown'}; a different plugin version, or an override that swaps in a "
             "component with other state, causes this."
         ) from exc
+
+
+def save_rank_state(step_dir: str | pathlib.Path, rank: int, model_state: dict[str, Tensor], rng: dict[str, Any]) -> None:
+    """Multi-process runs: rank ``rank``'s own state (its chains, replay buffers and RNG; the weights are the
+    same on every rank) as ``rank-<rank>.safetensors`` and ``rank-<rank>.pt`` in a checkpoint directory.
+    Written before rank 0 points ``latest`` at that directory."""
+    target = pathlib.Path(step_dir)
+    target.mkdir(parents=True, exist_ok=True)
+    atomic_write(target / f"rank-{rank}.safetensors", st_save(_tensors_for_safetensors(model_state)))
+    buf = io.BytesIO()
+    torch.save({"rng": rng}, buf)
+    atomic_write(target / f"rank-{rank}.pt", buf.getvalue())
+
+
+def load_rank_state(step_dir: str | pathlib.Path, rank: int) -> tuple[dict[str, Tensor], dict[str, Any]] | None:
+    """``(model_state, rng)`` saved by :func:`save_rank_state`, or ``None`` when the checkpoint has none for
+    ``rank`` (a single-process checkpoint: that rank starts from rank 0's state with its own seed)."""
+    target = pathlib.Path(step_dir)
+    tensors, extra = target / f"rank-{rank}.safetensors", target / f"rank-{rank}.pt"
+    if not (tensors.is_file() and extra.is_file()):
+        return None
+    state = dict(st_load(tensors.read_bytes()))
+    return state, torch.load(extra, map_location="cpu", weights_only=True)["rng"]

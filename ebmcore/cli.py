@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import os
 import pathlib
 import sys
 from collections.abc import Callable, Sequence
@@ -165,18 +166,30 @@ def train(
     from ebmcore.plotting import save_sample_plot
     from ebmcore.trainer import Trainer
 
+    from ebmcore import distributed
+
     regs = registries()
+    distributed.init_from_env("cuda" if os.environ.get("LOCAL_RANK") and _cuda_available() else "cpu")
     if resume:
         run_dir = out_dir or pathlib.Path("runs") / pathlib.Path(source).stem
         find_checkpoint(run_dir)  # clear error when there is nothing to resume
         trainer = Trainer.resume(run_dir, regs=regs, overrides=overrides, progress=progress)
-        click.echo(f"resuming {run_dir} at step {trainer.step}")
+        if trainer.rank == 0:
+            click.echo(f"resuming {run_dir} at step {trainer.step}")
     else:
         cfg, stem = _resolve_config(source, overrides)
         run_dir = out_dir or pathlib.Path("runs") / stem
         trainer = Trainer(build(cfg, regs=regs), run_dir, regs=regs, progress=progress)
-        click.echo(f"training {source} on {trainer.device} for {cfg.trainer.steps} steps -> {run_dir}")
+        if trainer.rank == 0:
+            ranks = f" x {trainer.world_size} processes" if trainer.world_size > 1 else ""
+            click.echo(f"training {source} on {trainer.device}{ranks} for {cfg.trainer.steps} steps -> {run_dir}")
     trainer.fit()
+    if trainer.world_size > 1:
+        import torch.distributed as dist
+
+        dist.destroy_process_group()
+        if trainer.rank != 0:  # rank 0 reports and evaluates, alone
+            return
     click.echo(f"checkpoint: {trainer.last_checkpoint}")
     if do_eval:
         with trainer.ema_applied() if trainer.cfg.eval.use_ema else contextlib.nullcontext():
@@ -186,6 +199,12 @@ def train(
         (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
         click.echo(f"picture: {pic}\nmetrics ({run_dir / 'metrics.json'}):")
         _print_table(metrics)
+
+
+def _cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
 
 
 # --- sample / eval --------------------------------------------------------------------------------------

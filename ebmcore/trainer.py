@@ -11,6 +11,7 @@ import contextlib
 import json
 import logging
 import math
+import os
 import pathlib
 import random
 import time
@@ -21,10 +22,18 @@ import attrs
 import torch
 from torch import Tensor, nn
 
+from ebmcore import distributed
 from ebmcore._registry import Registries
 from ebmcore.abstract import Batch
 from ebmcore.build import Experiment, build, resolve_device
-from ebmcore.checkpoint import Checkpoint, load_checkpoint, load_model_state, save_checkpoint
+from ebmcore.checkpoint import (
+    Checkpoint,
+    load_checkpoint,
+    load_model_state,
+    load_rank_state,
+    save_checkpoint,
+    save_rank_state,
+)
 from ebmcore.config import OptimizerConfig, apply_overrides, RunConfig, structure_config, unstructure_config
 from ebmcore.ema import EMA
 
@@ -113,6 +122,13 @@ def _total_norm(grads: list[Tensor]) -> Tensor:
     return torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
 
 
+def _rank_rng(seed: int, rank: int) -> dict[str, Any]:
+    """A fresh RNG state for a rank that a (single-process) checkpoint holds nothing for."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(distributed.rank_seed(seed, rank))
+        return _rng_state()
+
+
 def _tuplify(x: Any) -> Any:
     return tuple(_tuplify(i) for i in x) if isinstance(x, (list, tuple)) else x
 
@@ -162,6 +178,10 @@ class Trainer:
             sched = make_schedule(ocfg, self.cfg.trainer.steps)
             ema = EMA({names[id(p)]: p for p in params}, ocfg.ema) if ocfg.ema else None
             self.groups[gname] = _Group(gname, params, ocfg, opt, sched, ema)
+        self.rank, self.world_size = distributed.world()
+        if self.world_size > 1:  # identical weights everywhere; every other random draw is rank-local
+            distributed.broadcast_parameters(self.exp)
+            torch.manual_seed(distributed.rank_seed(self.cfg.seed, self.rank))
         unknown = set(self.cfg.trainer.groups) - set(self.groups)
         if unknown:
             raise ValueError(
@@ -190,7 +210,11 @@ class Trainer:
         return trainer
 
     def load_state(self, ckpt: Checkpoint) -> None:
-        load_model_state(self.exp, {k: v.to(self.device) for k, v in ckpt.model_state.items()}, ckpt)
+        model_state, rng = ckpt.model_state, ckpt.trainer_state["rng"]
+        own = load_rank_state(ckpt.path, self.rank) if self.rank > 0 else None
+        if own is not None:  # this rank's chains, buffers and RNG
+            model_state, rng = own
+        load_model_state(self.exp, {k: v.to(self.device) for k, v in model_state.items()}, ckpt)
         state = ckpt.trainer_state
         for gname, group in self.groups.items():
             gstate = state["groups"].get(gname)
@@ -204,7 +228,7 @@ class Trainer:
         self.step = int(state["step"])
         self.lr_scale = float(state.get("lr_scale", 1.0))
         self.rollbacks = int(state.get("rollbacks", 0))
-        _set_rng_state(state["rng"])
+        _set_rng_state(rng if own is not None or self.rank == 0 else _rank_rng(self.cfg.seed, self.rank))
         self.last_checkpoint = ckpt.path
 
     def ema_state(self) -> dict[str, Tensor]:
@@ -227,7 +251,8 @@ class Trainer:
         """Write a checkpoint of the current state; refuses (raises :class:`TrainingDiverged`) when any
         weight or floating buffer is non-finite, so a checkpoint on disk is always finite."""
         floats = [t for t in self.exp.state_dict().values() if t.is_floating_point()]
-        if floats and not bool(torch.stack([torch.isfinite(t).all() for t in floats]).all()):
+        finite = not floats or bool(torch.stack([torch.isfinite(t).all() for t in floats]).all())
+        if not distributed.all_ranks_true(finite, self.device):
             raise TrainingDiverged(self.step, "weights", float("nan"), self.last_checkpoint)
         state = {
             "step": self.step,
@@ -239,14 +264,21 @@ class Trainer:
             "lr_scale": self.lr_scale,
             "rollbacks": self.rollbacks,
         }
-        self.last_checkpoint = save_checkpoint(
-            self.run_dir / "checkpoints",
-            step=self.step,
-            model_state=self.exp.state_dict(),
-            ema_state=self.ema_state() or None,
-            config=self.checkpoint_config(),
-            trainer_state=state,
-        )
+        step_dir = self.run_dir / "checkpoints" / f"step-{self.step:07d}"
+        if self.rank > 0:  # each other rank's own chains, buffers and RNG, before 'latest' moves
+            save_rank_state(step_dir, self.rank, self.exp.state_dict(), state["rng"])
+        distributed.barrier()
+        if self.rank == 0:
+            save_checkpoint(
+                self.run_dir / "checkpoints",
+                step=self.step,
+                model_state=self.exp.state_dict(),
+                ema_state=self.ema_state() or None,
+                config=self.checkpoint_config(),
+                trainer_state=state,
+            )
+        distributed.barrier()
+        self.last_checkpoint = step_dir
         return self.last_checkpoint
 
     def checkpoint_config(self) -> dict[str, Any]:
@@ -282,7 +314,7 @@ class Trainer:
         bar = _progress(self.step, stop, self.progress)
         if tcfg.on_divergence == "rollback" and self.last_checkpoint is None:
             self.save()  # a known-good state to roll back to
-        with open(metrics_path, "a") as log_file:
+        with open(metrics_path if self.rank == 0 else os.devnull, "a") as log_file:  # rank 0 writes the log
             while self.step < stop:
                 try:
                     out, grad_norms = self._train_step(dtype, stop)
@@ -299,7 +331,8 @@ class Trainer:
                     if bar is not None:
                         bar.set_postfix({_short(k): f"{v:.3g}" for k, v in last.items() if _on_bar(k)})
                 if tcfg.plot_every and self.step % tcfg.plot_every == 0:
-                    save_sample_plot(self, self.run_dir / f"samples-{self.step:07d}.png")
+                    if self.rank == 0:
+                        save_sample_plot(self, self.run_dir / f"samples-{self.step:07d}.png")
                 if tcfg.checkpoint_every and self.step % tcfg.checkpoint_every == 0:
                     self.save()
         if bar is not None:
@@ -366,6 +399,8 @@ class Trainer:
         for i, gname in enumerate(names):
             params = [p for p in self.groups[gname].params if p.requires_grad]
             torch.autograd.backward(losses[gname], inputs=params, retain_graph=i < len(names) - 1)
+        for gname in names:  # multi-process: the mean gradient over ranks, whatever path reached the weights
+            distributed.average_gradients([p for p in self.groups[gname].params if p.requires_grad])
         norms = {}
         for gname in names:
             group = self.groups[gname]
@@ -387,8 +422,14 @@ class Trainer:
             + [(f"grad_norm[{k}]", v) for k, v in grad_norms.items()]
         )
         finite = torch.stack([torch.isfinite(v.detach()).all().to(self.device) for _, v in named])
-        if bool(finite.all()):  # one host sync per check
+        ok = bool(finite.all())  # one host sync per check
+        if distributed.all_ranks_true(ok, self.device):  # one rank's NaN stops (or rolls back) every rank
             return
+        if ok:  # another rank diverged: report it from here too
+            for g in self.groups.values():
+                for p in g.params:
+                    p.grad = None
+            raise TrainingDiverged(self.step + 1, "another rank", math.nan, self.last_checkpoint)
         bad = int((~finite).nonzero()[0, 0])
         quantity, tensor = named[bad][0], named[bad][1].detach().float().flatten()
         value = float(tensor[~torch.isfinite(tensor)][0])

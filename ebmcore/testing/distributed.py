@@ -1,0 +1,82 @@
+"""Multi-process checks any plugin can run on its objective: ``check_gradient_averaging(config)`` trains one
+step of ``config`` in two gloo processes and returns each rank's gradients and the single-process
+reference (the mean of the two per-rank gradients computed one after the other in this process).
+
+Used by ``tests/test_distributed.py`` for every installed method; a third-party objective passes when the
+three gradient sets agree, whatever path its loss takes to the weights (∇x E included).
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import pathlib
+import socket
+import tempfile
+from typing import Any
+
+import torch
+import torch.multiprocessing as mp
+
+__all__ = ["check_gradient_averaging"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _one_step_grads(cfg: dict[str, Any], run_dir: pathlib.Path, rank: int) -> dict[str, torch.Tensor]:
+    from ebmcore import Batch, build, registries, structure_config
+    from ebmcore.distributed import rank_seed, world
+    from ebmcore.trainer import Trainer
+
+    regs = registries()
+    exp = build(structure_config(cfg, regs), regs=regs)
+    trainer = Trainer(exp, run_dir, regs=regs, progress=False)
+    if world()[1] == 1:  # the reference replays rank `rank`'s random draws
+        torch.manual_seed(rank_seed(trainer.cfg.seed, rank))
+    x, y = exp.dataset.random_batch(trainer.cfg.trainer.batch_size, trainer.device)
+    out = exp.objective(Batch(x, y), 0)
+    trainer._backward(out.losses)
+    return {n: p.grad.detach().clone() for n, p in exp.named_parameters() if p.grad is not None}
+
+
+def _worker(rank: int, world_size: int, port: int, cfg: dict[str, Any], out: str) -> None:
+    import torch.distributed as dist
+    from safetensors.torch import save_file
+
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world_size)
+    try:
+        grads = _one_step_grads(cfg, pathlib.Path(out) / f"rank{rank}", rank)
+        save_file({k: v.contiguous() for k, v in grads.items()}, str(pathlib.Path(out) / f"grads-{rank}.safetensors"))
+        dist.barrier()  # nobody tears down gloo while another rank still talks
+    finally:
+        dist.destroy_process_group()
+
+
+def check_gradient_averaging(config: dict[str, Any], world_size: int = 2) -> tuple[list[dict[str, torch.Tensor]], dict[str, torch.Tensor]]:
+    """``(per-rank gradients, single-process reference)`` for one training step of ``config`` (CPU, gloo).
+
+    Gradient clipping is switched off for the comparison: in a multi-process run it clips the averaged
+    gradient, which the mean of separately clipped per-rank gradients would not reproduce."""
+    from safetensors.torch import load_file
+
+    cfg = copy.deepcopy(config)
+    cfg["device"] = "cpu"
+    # gradient clipping acts on the averaged gradient (as on a full batch in one process), so the per-rank
+    # reference is compared without it
+    trainer = cfg.setdefault("trainer", {})
+    trainer["optimizer"] = {**trainer.get("optimizer", {}), "grad_clip": None}
+    trainer["groups"] = {g: {**o, "grad_clip": None} for g, o in trainer.get("groups", {}).items()}
+    with tempfile.TemporaryDirectory() as tmp:
+        mp.start_processes(_worker, args=(world_size, _free_port(), cfg, tmp), nprocs=world_size, join=True,
+                           start_method="spawn")
+        ranks = [load_file(str(pathlib.Path(tmp) / f"grads-{r}.safetensors")) for r in range(world_size)]
+        per_rank = [_one_step_grads(cfg, pathlib.Path(tmp) / f"ref{r}", r) for r in range(world_size)]
+    names = set().union(*per_rank)
+    reference = {n: sum(g[n] if n in g else torch.zeros_like(next(h[n] for h in per_rank if n in h))
+                        for g in per_rank) / world_size for n in names}
+    return ranks, reference
