@@ -9,7 +9,6 @@ three gradient sets agree, whatever path its loss takes to the weights (∇x E i
 from __future__ import annotations
 
 import copy
-import os
 import pathlib
 import socket
 import tempfile
