@@ -46,3 +46,19 @@ def test_compiled_energy_matches_eager(ebm_regs, tmp_path):
     for k in w0:
         torch.testing.assert_close(w1[k], w0[k], rtol=1e-4, atol=1e-5)
     assert set(load_checkpoint(tmp_path / "True").model_state) == set(load_checkpoint(tmp_path / "False").model_state)
+
+
+@pytest.mark.cuda
+def test_bf16_autocast_matches_fp32_on_cuda(ebm_regs, tmp_path):
+    """trainer.autocast (bf16 on CUDA) against the fp32 path; sampling stays fp32 (sampling_mode turns
+    autocast off), so only the loss's forward runs in bf16. Skipped without a GPU."""
+    weights = {}
+    for autocast in (False, True):
+        cfg = copy.deepcopy(RUN)
+        cfg["device"] = "cuda"
+        cfg["trainer"] = {**cfg["trainer"], "autocast": autocast}
+        exp = build(structure_config(cfg, ebm_regs), regs=ebm_regs)
+        Trainer(exp, tmp_path / str(autocast), regs=ebm_regs, progress=False).fit()
+        weights[autocast] = {k: v.float().cpu() for k, v in exp.energy.state_dict().items()}
+    for k in weights[False]:
+        torch.testing.assert_close(weights[True][k], weights[False][k], rtol=2e-2, atol=2e-3)
