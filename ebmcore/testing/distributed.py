@@ -17,7 +17,7 @@ from typing import Any
 import torch
 import torch.multiprocessing as mp
 
-__all__ = ["check_gradient_averaging"]
+__all__ = ["check_gradient_averaging", "check_resume_exact"]
 
 
 def _free_port() -> int:
@@ -79,3 +79,55 @@ def check_gradient_averaging(config: dict[str, Any], world_size: int = 2) -> tup
     reference = {n: sum(g[n] if n in g else torch.zeros_like(next(h[n] for h in per_rank if n in h))
                         for g in per_rank) / world_size for n in names}
     return ranks, reference
+
+
+def _resume_worker(rank: int, world_size: int, port: int, cfg: dict[str, Any], out: str, crash_at: int) -> None:
+    import torch.distributed as dist
+    from safetensors.torch import save_file
+
+    from ebmcore import build, registries, structure_config
+    from ebmcore.trainer import Trainer
+
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world_size)
+    try:
+        regs = registries()
+        root = pathlib.Path(out)
+        full = Trainer(build(structure_config(cfg, regs), regs=regs), root / "full", regs=regs, progress=False)
+        full.fit()
+        part = Trainer(build(structure_config(cfg, regs), regs=regs), root / "part", regs=regs, progress=False)
+        forward = part.exp.objective.forward
+
+        def crash(batch: Any, step: int) -> Any:  # every rank dies at the same step, before any collective
+            if step == crash_at:
+                raise RuntimeError("simulated crash")
+            return forward(batch, step)
+
+        part.exp.objective.forward = crash  # type: ignore[method-assign]
+        try:
+            part.fit()
+        except RuntimeError:
+            pass
+        dist.barrier()
+        resumed = Trainer.resume(root / "part", regs=regs, progress=False)
+        resumed.fit()
+        for name, trainer in (("full", full), ("resumed", resumed)):
+            state = {k: v.detach().contiguous().clone() for k, v in trainer.exp.state_dict().items()}
+            save_file(state, str(root / f"{name}-{rank}.safetensors"))
+        dist.barrier()
+    finally:
+        dist.destroy_process_group()
+
+
+def check_resume_exact(config: dict[str, Any], *, crash_at: int, world_size: int = 2) -> list[tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]]:
+    """Per rank, ``(uninterrupted final state, crashed-at-``crash_at``-and-resumed final state)`` of a
+    ``world_size``-process CPU run of ``config`` (weights and every rank-local buffer)."""
+    from safetensors.torch import load_file
+
+    cfg = copy.deepcopy(config)
+    cfg["device"] = "cpu"
+    with tempfile.TemporaryDirectory() as tmp:
+        mp.start_processes(_resume_worker, args=(world_size, _free_port(), cfg, tmp, crash_at), nprocs=world_size,
+                           join=True, start_method="spawn")
+        return [(load_file(str(pathlib.Path(tmp) / f"full-{r}.safetensors")),
+                 load_file(str(pathlib.Path(tmp) / f"resumed-{r}.safetensors"))) for r in range(world_size)]
