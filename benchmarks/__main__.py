@@ -19,6 +19,7 @@ import attrs
 import torch
 
 from benchmarks.speed import run_all
+from ebmcore.bench import write_between_markers
 
 TABLES = ("sampler", "train", "torchebm", "methods")
 TITLES = {
@@ -60,15 +61,10 @@ def to_markdown(rows, notes, device: torch.device, repeats: int, command: str) -
 
 
 def write_block(path: pathlib.Path, text: str) -> None:
-    body = path.read_text() if path.exists() else "# Performance\n"
-    block = f"{BEGIN}\n{text}{END}\n"
-    if BEGIN in body and END in body:
-        head, rest = body.split(BEGIN, 1)
-        tail = rest.split(END, 1)[1]
-        body = head + block + (tail[1:] if tail.startswith("\n") else tail)
-    else:
-        body = body.rstrip("\n") + "\n\n" + block
-    path.write_text(body)
+    """The tables between this script's markers in ``path`` (a new file starts with a title)."""
+    if not path.exists():
+        path.write_text("# Performance\n")
+    write_between_markers(path, text, begin=BEGIN, end=END)
 
 
 def main(argv: list[str] | None = None) -> None:

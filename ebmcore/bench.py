@@ -389,13 +389,14 @@ def plot_methods(cells: Sequence[BenchCell], out: pathlib.Path) -> dict[str, pat
     return paths
 
 
-def write_between_markers(path: pathlib.Path, text: str) -> None:
-    """Replace what lies between :data:`BEGIN` and :data:`END` in ``path`` (append both if absent)."""
+def write_between_markers(path: pathlib.Path, text: str, *, begin: str = BEGIN, end: str = END) -> None:
+    """Replace what lies between the markers ``begin`` and ``end`` (default :data:`BEGIN`/:data:`END`) in
+    ``path``, appending both if absent; rewriting an unchanged block leaves the file byte-identical."""
     body = path.read_text() if path.exists() else ""
-    block = f"{BEGIN}\n{text}{END}\n"
-    if BEGIN in body and END in body:
-        head, rest = body.split(BEGIN, 1)
-        tail = rest.split(END, 1)[1]
+    block = f"{begin}\n{text}{end}\n"
+    if begin in body and end in body:
+        head, rest = body.split(begin, 1)
+        tail = rest.split(end, 1)[1]
         tail = tail[1:] if tail.startswith("\n") else tail  # the block ends with its own newline
         body = head + block + tail
     else:
