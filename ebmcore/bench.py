@@ -396,8 +396,7 @@ def write_between_markers(path: pathlib.Path, text: str, *, begin: str = BEGIN, 
     block = f"{begin}\n{text}{end}\n"
     if begin in body and end in body:
         head, rest = body.split(begin, 1)
-        tail = rest.split(end, 1)[1]
-        tail = tail[1:] if tail.startswith("\n") else tail  # the block ends with its own newline
+        tail = rest.split(end, 1)[1].removeprefix("\n")  # the block ends with its own newline
         body = head + block + tail
     else:
         body = body.rstrip("\n") + "\n\n" + block if body else block
