@@ -53,29 +53,31 @@ class Row:
         return self.ours_s / self.ref_s
 
 
+def _time_once(fn: Callable[[], Any], device: torch.device) -> float:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    t0 = time.perf_counter()
+    fn()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return time.perf_counter() - t0
+
+
 def median_time(fn: Callable[[], Any], repeats: int, device: torch.device, inner: int = 1) -> float:
     """Median wall time of ``fn`` over ``repeats`` calls (after one warm-up), divided by ``inner``."""
     fn()
-    out = []
-    for _ in range(repeats):
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        t0 = time.perf_counter()
-        fn()
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        out.append((time.perf_counter() - t0) / inner)
-    return statistics.median(out)
+    return statistics.median(_time_once(fn, device) for _ in range(repeats)) / inner
 
 
 def _paired(ours: Callable[[], Any], ref: Callable[[], Any], repeats: int, device: torch.device,
             inner_ours: float = 1, inner_ref: float = 1) -> tuple[float, float]:
-    """Interleave the two timings (ours, ref, ours, ref, ...) so load changes hit both alike."""
+    """Interleave the two timings (ours, ref, ours, ref, ...) after one warm-up of each, so load changes
+    hit both alike."""
     ours(), ref()
     a, b = [], []
     for _ in range(repeats):
-        a.append(median_time(ours, 1, device) / inner_ours)
-        b.append(median_time(ref, 1, device) / inner_ref)
+        a.append(_time_once(ours, device) / inner_ours)
+        b.append(_time_once(ref, device) / inner_ref)
     return statistics.median(a), statistics.median(b)
 
 

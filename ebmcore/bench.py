@@ -178,10 +178,10 @@ def run_cell(cell: BenchCell, run_dir: pathlib.Path, regs: Registries) -> dict[s
         record["train_s"] = time.perf_counter() - t0
         exp, n = trainer.exp, cfg.eval.n_samples
         with trainer.ema_applied() if cfg.eval.use_ema else contextlib.nullcontext():
-            _sync(exp)
+            _sync(trainer.device)
             t0 = time.perf_counter()
             result = generate(exp, n, seed=cfg.seed + 1)
-            _sync(exp)
+            _sync(trainer.device)
             record["sample_s"] = time.perf_counter() - t0
             density = exp.objective.model_has_density
             with torch.no_grad(), sampling_mode(exp.energy, exp.initializer):
@@ -190,7 +190,6 @@ def run_cell(cell: BenchCell, run_dir: pathlib.Path, regs: Registries) -> dict[s
             tensors = {"samples": result.x.detach().float().cpu().contiguous()}
             if exp.dataset.kind != "image":
                 tensors["data"] = exp.dataset.x[:1500].float().cpu().contiguous()
-            if exp.dataset.kind != "image" and exp.model_energy is not None:
                 tensors["energy"] = energy_on_grid(exp.model_energy, 6.0, 120)[2].contiguous()
         save_file(tensors, str(run_dir / "samples.safetensors"))
         record.update(n_samples=n, density=density, metrics=metrics)
@@ -206,10 +205,9 @@ def _plain(config: Mapping[str, Any]) -> Any:
     return json.loads(json.dumps(config))
 
 
-def _sync(exp: torch.nn.Module) -> None:
-    p = next(iter(exp.state_dict().values()), None)
-    if p is not None and p.device.type == "cuda":
-        torch.cuda.synchronize(p.device)
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
 
 
 def _json_default(x: Any) -> Any:

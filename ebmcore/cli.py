@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
-import os
 import pathlib
 import sys
 from collections.abc import Callable, Sequence
@@ -166,10 +165,7 @@ def train(
     from ebmcore.plotting import save_sample_plot
     from ebmcore.trainer import Trainer
 
-    from ebmcore import distributed
-
     regs = registries()
-    distributed.init_from_env("cuda" if os.environ.get("LOCAL_RANK") and _cuda_available() else "cpu")
     if resume:
         run_dir = out_dir or pathlib.Path("runs") / pathlib.Path(source).stem
         find_checkpoint(run_dir)  # clear error when there is nothing to resume
@@ -199,12 +195,6 @@ def train(
         (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
         click.echo(f"picture: {pic}\nmetrics ({run_dir / 'metrics.json'}):")
         _print_table(metrics)
-
-
-def _cuda_available() -> bool:
-    import torch
-
-    return torch.cuda.is_available()
 
 
 # --- sample / eval --------------------------------------------------------------------------------------

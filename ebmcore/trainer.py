@@ -14,6 +14,7 @@ import math
 import os
 import pathlib
 import random
+import statistics
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
@@ -114,11 +115,13 @@ def _set_rng_state(state: Mapping[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+_GET_TOTAL_NORM = getattr(torch.nn.utils, "get_total_norm", None)  # torch >= 2.6
+
+
 def _total_norm(grads: list[Tensor]) -> Tensor:
-    """The 2-norm of all ``grads`` together (``torch.nn.utils.get_total_norm`` where it exists, torch >= 2.6)."""
-    get_total_norm = getattr(torch.nn.utils, "get_total_norm", None)
-    if get_total_norm is not None:
-        return get_total_norm(grads)
+    """The 2-norm of all ``grads`` together (``torch.nn.utils.get_total_norm`` where it exists)."""
+    if _GET_TOTAL_NORM is not None:
+        return _GET_TOTAL_NORM(grads)
     return torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
 
 
@@ -178,6 +181,7 @@ class Trainer:
             sched = make_schedule(ocfg, self.cfg.trainer.steps)
             ema = EMA({names[id(p)]: p for p in params}, ocfg.ema) if ocfg.ema else None
             self.groups[gname] = _Group(gname, params, ocfg, opt, sched, ema)
+        distributed.init_from_env(self.device)  # under torchrun: join the group on the run's device
         self.rank, self.world_size = distributed.world()
         if self.world_size > 1:  # identical weights everywhere; every other random draw is rank-local
             distributed.broadcast_parameters(self.exp)
@@ -396,11 +400,12 @@ class Trainer:
         for gname in names:
             for p in self.groups[gname].params:
                 p.grad = None
+        trainable = {g: [p for p in self.groups[g].params if p.requires_grad] for g in names}
         for i, gname in enumerate(names):
-            params = [p for p in self.groups[gname].params if p.requires_grad]
-            torch.autograd.backward(losses[gname], inputs=params, retain_graph=i < len(names) - 1)
-        for gname in names:  # multi-process: the mean gradient over ranks, whatever path reached the weights
-            distributed.average_gradients([p for p in self.groups[gname].params if p.requires_grad])
+            torch.autograd.backward(losses[gname], inputs=trainable[gname], retain_graph=i < len(names) - 1)
+        if self.world_size > 1:  # the mean gradient over ranks, whatever path reached the weights
+            for gname in names:
+                distributed.average_gradients(trainable[gname])
         norms = {}
         for gname in names:
             group = self.groups[gname]
@@ -408,7 +413,7 @@ class Trainer:
             if not params:
                 continue
             if group.cfg.grad_clip is None:  # the norm only: clipping at inf would rescale every gradient by 1
-                norms[gname] = _total_norm([p.grad for p in params if p.grad is not None])
+                norms[gname] = _total_norm([p.grad for p in params])
             else:
                 norms[gname] = torch.nn.utils.clip_grad_norm_(params, group.cfg.grad_clip)
         return norms
@@ -472,7 +477,7 @@ class Trainer:
         row["health/gap"] = gap
         history = self._gap_history
         if len(history) >= 3:
-            ref = max(1.0, sorted(history)[len(history) // 2])
+            ref = max(1.0, statistics.median_high(history))
             if abs(gap) > GAP_EXPLOSION * ref and abs(gap) > self._gap_warned * GAP_EXPLOSION:
                 self._gap_warned = abs(gap)
                 row["health/gap_exploded"] = 1.0
