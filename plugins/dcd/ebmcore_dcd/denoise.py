@@ -16,6 +16,7 @@ import torch
 from torch import Tensor
 
 from ebmcore import EnergyFn, energy_and_grad
+from ebmcore_dcd.diffusion import tethered
 
 __all__ = ["denoise", "psnr"]
 
@@ -39,12 +40,8 @@ def denoise(
 ) -> Tensor:
     """Denoise ``y`` ``(B, *event)`` observed with Gaussian noise ``sigma``; returns ``(B, *event)`` clamped to [-1, 1]."""
     eta = step_frac * sigma**2
-
-    def u(x: Tensor) -> Tensor:
-        return energy(x) + (x - y_rep).flatten(1).pow(2).sum(1) / (2.0 * sigma**2)
-
     if method == "map":
-        y_rep = y
+        u = tethered(energy, y, sigma**2)
         x = y.detach().clone()
         for _ in range(n_steps):
             _, g = energy_and_grad(u, x)
@@ -53,6 +50,7 @@ def denoise(
     if method != "posterior_mean":
         raise ValueError(f"method must be 'map' or 'posterior_mean', got {method!r}")
     y_rep = y.repeat(n_chains, *([1] * (y.dim() - 1)))
+    u = tethered(energy, y_rep, sigma**2)
     x = y_rep.detach().clone()
     total = torch.zeros_like(x)
     kept = 0

@@ -138,7 +138,7 @@ class VPSchedule:
         return a_bar, a, (1.0 - a * a) / (a * a)
 
 
-def tethered(energy: EnergyFn, y0: Tensor, s2: Tensor) -> Callable[..., Tensor]:
+def tethered(energy: EnergyFn, y0: Tensor, s2: Tensor | float) -> Callable[..., Tensor]:
     """The recovery energy :math:`U(x' \\mid y)` as a callable (for samplers from other packages)."""
 
     def u(z: Tensor, **c: Tensor) -> Tensor:

@@ -61,7 +61,22 @@ from ebmcore import (
     sampling_mode,
 )
 
-__all__ = ["GEBMObjective", "GEBMObjectiveConfig", "base_sample", "build_gebm", "gebm_log_likelihood", "soft_clip_grad"]
+__all__ = [
+    "GEBMObjective",
+    "GEBMObjectiveConfig",
+    "base_sample",
+    "build_gebm",
+    "critic_steps_before",
+    "gebm_log_likelihood",
+    "soft_clip_grad",
+]
+
+
+def critic_steps_before(g: int, *, n_critic: int, burst_steps: int, initial_bursts: int, burst_every: int) -> int:
+    """Energy (critic) steps before base iteration ``g``: ``burst_steps`` in the first ``initial_bursts``
+    iterations and every ``burst_every``-th, ``n_critic`` otherwise (the official GEBM schedule)."""
+    burst = g < initial_bursts or (g > 0 and g % burst_every == 0)
+    return burst_steps if burst else n_critic
 
 
 class _SoftClipGrad(torch.autograd.Function):
@@ -213,8 +228,8 @@ class GEBMObjective(Objective):
     # --- schedule ----------------------------------------------------------------------------------
     def critic_steps(self, g: int) -> int:
         """Energy steps before base iteration ``g``."""
-        burst = g < self.initial_bursts or (g > 0 and g % self.burst_every == 0)
-        return self.burst_steps if burst else self.n_critic
+        return critic_steps_before(g, n_critic=self.n_critic, burst_steps=self.burst_steps,
+                                   initial_bursts=self.initial_bursts, burst_every=self.burst_every)
 
     def phase(self, step: int) -> str:
         """``"energy"`` or ``"base"``: which group trainer step ``step`` (0-based) trains."""

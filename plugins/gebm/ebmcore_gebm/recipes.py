@@ -24,11 +24,10 @@ __all__ = ["BENCH", "RECIPES", "trainer_steps"]
 def trainer_steps(base_iterations: int, *, n_critic: int = 5, burst_steps: int = 100, initial_bursts: int = 2,
                   burst_every: int = 500) -> int:
     """Trainer steps (energy + base) that make ``base_iterations`` base iterations of the GEBM schedule."""
-    total = 0
-    for g in range(base_iterations):
-        burst = g < initial_bursts or (g > 0 and g % burst_every == 0)
-        total += (burst_steps if burst else n_critic) + 1
-    return total
+    from ebmcore_gebm.objective import critic_steps_before
+
+    return sum(critic_steps_before(g, n_critic=n_critic, burst_steps=burst_steps, initial_bursts=initial_bursts,
+                                   burst_every=burst_every) + 1 for g in range(base_iterations))
 
 
 _OPT = {"name": "adam", "lr": 1e-4, "betas": [0.5, 0.999]}
