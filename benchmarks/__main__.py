@@ -1,6 +1,6 @@
 """``python -m benchmarks``: every speed table of ``benchmarks/speed.py``, written to ``docs/performance.md``.
 
-    python -m benchmarks [--device cpu|cuda] [--repeats 5] [--tables sampler train torchebm methods]
+    python -m benchmarks [--device cpu|cuda] [--repeats 5] [--tables sampler train torchebm compile methods]
                          [--out docs/performance.md] [--json runs/performance.json]
 
 Ratios only: each row's reference is measured in the same run, interleaved with ebmcore's timing.
@@ -21,11 +21,12 @@ import torch
 from benchmarks.speed import run_all
 from ebmcore.bench import write_between_markers
 
-TABLES = ("sampler", "train", "torchebm", "methods")
+TABLES = ("sampler", "train", "torchebm", "compile", "methods")
 TITLES = {
     "sampler": "Sampler overhead vs the physical floor",
     "train": "Training step vs a hand-written PyTorch loop",
     "torchebm": "Against TorchEBM (ebmcore / TorchEBM)",
+    "compile": "torch.compile (opt-in) vs eager",
     "methods": "Method costs",
 }
 BEGIN, END = "<!-- python -m benchmarks: begin (generated) -->", "<!-- python -m benchmarks: end -->"

@@ -10,6 +10,8 @@ median over ``--repeats`` repetitions:
   ebmcore's Trainer vs a plain PyTorch loop doing the same math.
 * ``torchebm``: the same Langevin, HMC and CD-10 workloads in TorchEBM (optional; skipped when the
   package is not installed: ``pip install -r benchmarks/requirements.txt``).
+* ``compile``: Langevin/MALA/HMC on the MLP with ``compile_step`` (the step arithmetic compiled), and with
+  the energy compiled too, against the same sampler eager (after compilation: the warm-up call compiles).
 * ``methods``: time per training iteration of every bench-tagged method's 2-D recipe on 8 Gaussians
   (relative to CD), DCD vs CD-10 and NF-MLE vs PCD on their recipes' data, CDRL's cost per sampler
   step, and VAPO's number of function evaluations at rtol = atol = 1e-3.
@@ -144,6 +146,34 @@ def sampler_rows(device: torch.device, repeats: int, n_steps: int = 100) -> list
         ours, ref = _paired(lambda: hmc.sample(energy, x0), floor, repeats, device, n_traj, n_steps / (n_leap + 1))
         rows.append(Row("sampler", f"HMC trajectory / (L+1) floors, {name}", ours, ref, goal,
                         f"L = {n_leap}, {n_traj} trajectories, {n_grad} gradients in all (L per trajectory + 1)"))
+    return rows
+
+
+def compile_rows(device: torch.device, repeats: int, n_steps: int = 100) -> list[Row]:
+    """Compiled vs eager sampling on the MLP energy (1,000 chains); ``compile_energy`` compiles a copy."""
+    torch.manual_seed(0)
+    eager_energy = _frozen(MLPEnergy((2,), hidden=(128, 128), device=device))
+    compiled_energy = _frozen(MLPEnergy((2,), hidden=(128, 128), device=device))
+    compiled_energy.load_state_dict(eager_energy.state_dict())
+    compiled_energy.compile()
+    x0 = torch.randn(N_CHAINS, 2, device=device)
+    makers: dict[str, Callable[[], Any]] = {
+        "Langevin": lambda: LangevinSampler(step_size=0.01, n_steps=n_steps),
+        "MALA": lambda: MALASampler(step_size=0.01, n_steps=n_steps, adapt=False, device=device),
+        "HMC": lambda: HMCSampler(step_size=0.05, n_leapfrog=10, n_trajectories=10),
+    }
+    rows = []
+    for name, make in makers.items():
+        eager, stepped = make(), make()
+        stepped.compile_step()
+        ours, ref = _paired(lambda s=stepped: s.sample(eager_energy, x0), lambda e=eager: e.sample(eager_energy, x0),
+                            repeats, device)
+        rows.append(Row("compile", f"{name}, compile_step / eager", ours, ref, "report",
+                        f"MLP 2-128-128-1, {N_CHAINS} chains; the step arithmetic compiled, gradients eager"))
+        ours, ref = _paired(lambda s=stepped: s.sample(compiled_energy, x0),
+                            lambda e=eager: e.sample(eager_energy, x0), repeats, device)
+        rows.append(Row("compile", f"{name}, compile_step + compile_energy / eager", ours, ref, "report",
+                        "the energy's forward compiled as well (its backward through autograd)"))
     return rows
 
 
@@ -348,6 +378,8 @@ def run_all(device: torch.device, repeats: int, tables: set[str]) -> tuple[list[
         r, note = torchebm_rows(device, repeats)
         rows += r
         notes.append(note)
+    if "compile" in tables:
+        rows += compile_rows(device, repeats)
     if "methods" in tables:
         rows += method_rows(device, repeats)
     return rows, notes

@@ -277,6 +277,14 @@ class Sampler(nn.Module, abc.ABC):
         """Generation = initializer, then sampler. Samplers that interleave the two override this."""
         return self.sample(energy, initializer.init(n, cond), cond)
 
+    def compile_step(self) -> None:
+        """Opt-in ``torch.compile`` of the sampler's step (``RunConfig.compile_sampler``).
+
+        Samplers that offer it override this; the compiled chain must match the eager one within
+        floating-point tolerance for the same seed. The default raises :class:`NotImplementedError`.
+        """
+        raise NotImplementedError(f"{type(self).__name__} has no compilable step")
+
 
 @attrs.frozen
 class Batch:

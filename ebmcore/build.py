@@ -127,6 +127,11 @@ def build(
         lambda: regs.initializer.for_config(cfg.initializer).factory(cfg.initializer, ctx).to(device, dtype))
     ctx.sampler = _constructed("sampler", regs.sampler.name_of(cfg.sampler),
                                lambda: regs.sampler.for_config(cfg.sampler).factory(cfg.sampler, ctx).to(device))
+    if cfg.compile_sampler:
+        try:
+            ctx.sampler.compile_step()
+        except NotImplementedError as err:
+            raise ConfigError([f"{err}; set compile_sampler=false @ $.compile_sampler"]) from None
     objective = build_objective(cfg.objective)
     return Experiment(
         energy=ctx.energy,

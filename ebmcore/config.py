@@ -159,6 +159,9 @@ class RunConfig:
         compile_energy: opt-in ``torch.compile`` of the energy (``nn.Module.compile``: in place, so
             checkpoints keep their keys). Every sampler step and loss goes through the energy, so this is
             where compilation pays; the first steps are slow while graphs compile.
+        compile_sampler: opt-in ``torch.compile`` of the sampler's step arithmetic
+            (:meth:`~ebmcore.abstract.Sampler.compile_step`; core's Langevin, MALA and HMC offer it). Random
+            draws stay eager, so a compiled run sees the eager run's random numbers.
     """
 
     data: DatasetConfig
@@ -172,6 +175,7 @@ class RunConfig:
     dtype: Literal["float32", "float64", "bfloat16"] = "float32"
     seed: int = attrs.field(default=0, validator=[v.ge(0), v.lt(2**63)])  # torch.manual_seed range, non-negative
     compile_energy: bool = False
+    compile_sampler: bool = False
 
     @device.validator
     def _check_device(self, attribute: attrs.Attribute[str], value: str) -> None:

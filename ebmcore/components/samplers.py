@@ -76,7 +76,91 @@ def _check_clamp(instance: object, attribute: attrs.Attribute[object], value: tu
         raise ValueError(f"'{attribute.name}' must be (min, max) with min < max, got {value!r}")
 
 
+# --- step arithmetic ---------------------------------------------------------------------------------
+# The element-wise work of one step, as pure functions of tensors. Random draws and gradient evaluations
+# stay outside them, so a compiled step (``Sampler.compile_step``) consumes exactly the eager run's random
+# numbers and fuses only arithmetic: results match eager up to floating-point reassociation.
+
+
+def _langevin_update(
+    x: Tensor, g: Tensor, noise: Tensor | None, eta: float, sigma: float,
+    clip_grad: float | None, clip_mode: str, clamp: tuple[float, float] | None,
+) -> Tensor:
+    """One ULA update ``clamp(x - eta * clip(g) + sigma * noise)``; all tensors ``(B, *event_shape)``."""
+    if clip_grad is not None:
+        if clip_mode == "value":
+            g = g.clamp(-clip_grad, clip_grad)
+        else:
+            scale = (clip_grad / (g.flatten(1).norm(dim=1) + 1e-12)).clamp(max=1.0)
+            g = g * _bcast(scale, g)
+    x = torch.add(x, g, alpha=-eta)
+    if noise is not None:
+        x = torch.add(x, noise, alpha=sigma)
+    if clamp is not None:
+        x = x.clamp(*clamp)
+    return x
+
+
+def _mala_propose(x: Tensor, g_x: Tensor, h: Tensor, noise: Tensor) -> Tensor:
+    """MALA proposal ``y = x - h g + sqrt(2h) noise``; ``h`` is a 0-dim tensor, the rest ``(B, *event_shape)``."""
+    return x - h * g_x + (2.0 * h).sqrt() * noise
+
+
+def _mala_log_alpha(x: Tensor, y: Tensor, g_x: Tensor, g_y: Tensor, e_x: Tensor, e_y: Tensor, h: Tensor) -> Tensor:
+    """Metropolis-Hastings log acceptance ratio ``(B,)`` of a MALA move ``x -> y`` (NaN counts as reject)."""
+    fwd = _sq_norm(y - x + h * g_x)  # -4h log q(y|x)
+    bwd = _sq_norm(x - y + h * g_y)  # -4h log q(x|y)
+    log_alpha = (_acc(e_x) - _acc(e_y)) + (fwd - bwd) / (4.0 * _acc(h))
+    return torch.nan_to_num(log_alpha, nan=-math.inf)
+
+
+def _hmc_log_alpha(e_x: Tensor, e_q: Tensor, p0: Tensor, p: Tensor, mass: float) -> Tensor:
+    """HMC log acceptance ratio ``H(x, p0) - H(q, p)``, shape ``(B,)`` (NaN counts as reject)."""
+    h0 = _acc(e_x) + _sq_norm(p0) / (2.0 * mass)
+    h1 = _acc(e_q) + _sq_norm(p) / (2.0 * mass)
+    return torch.nan_to_num(h0 - h1, nan=-math.inf)
+
+
+def _select(accept: Tensor, new: tuple[Tensor, ...], old: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
+    """Per chain, ``new`` where ``accept`` (``(B,)`` bool) else ``old``; tensors ``(B, ...)``."""
+    return tuple(torch.where(_bcast(accept, o), n, o) for n, o in zip(new, old))
+
+
+class _Steps:
+    """The step functions one sampler calls: eager by default, ``torch.compile``-d by ``compile_step``."""
+
+    def __init__(self, compiled: bool = False) -> None:
+        wrap = (lambda f: torch.compile(f, dynamic=False)) if compiled else (lambda f: f)
+        self.compiled = compiled
+        self.langevin_update = wrap(_langevin_update)
+        self.mala_propose = wrap(_mala_propose)
+        self.mala_log_alpha = wrap(_mala_log_alpha)
+        self.hmc_log_alpha = wrap(_hmc_log_alpha)
+        self.select = wrap(_select)
+
+
+_EAGER = _Steps()
+
+
 # --- unadjusted Langevin -----------------------------------------------------------------------------
+
+
+class _SteppedSampler(Sampler):
+    """A core sampler whose step arithmetic can be compiled (:meth:`compile_step`)."""
+
+    _steps: _Steps = _EAGER
+
+    def compile_step(self) -> None:
+        """Opt-in ``torch.compile`` of the step arithmetic (proposal, update, acceptance, selection).
+
+        Gradient evaluations stay eager (compile the energy for those: ``compile_energy``) and the random
+        draws stay outside the compiled functions, so a compiled chain sees the eager chain's random numbers
+        and matches it up to floating-point reassociation. The first calls are slow while graphs compile;
+        each new batch shape compiles again.
+        """
+        self._steps = _Steps(compiled=True)
+
+
 
 
 @attrs.frozen(kw_only=True)
@@ -102,7 +186,7 @@ class LangevinSamplerConfig(SamplerConfig):
     clamp: tuple[float, float] | None = attrs.field(default=None, validator=_check_clamp)
 
 
-class LangevinSampler(Sampler):
+class LangevinSampler(_SteppedSampler):
     r"""Unadjusted Langevin algorithm (ULA), the sampler of most EBM training recipes.
 
     .. math:: x_{k+1} = \mathrm{clamp}\big(x_k - \eta\, \mathrm{clip}(\nabla_x E(x_k)) + s\sqrt{2\eta}\,\xi_k\big),
@@ -161,30 +245,15 @@ class LangevinSampler(Sampler):
         self.clip_mode = clip_mode
         self.clamp = None if clamp is None else (float(clamp[0]), float(clamp[1]))
 
-    def _clip(self, g: Tensor, gnorm: Tensor | None) -> Tensor:
-        if self.clip_grad is None:
-            return g
-        if self.clip_mode == "value":
-            return g.clamp(-self.clip_grad, self.clip_grad)
-        assert gnorm is not None  # computed at every step when clipping by norm
-        scale = (self.clip_grad / (gnorm + 1e-12)).clamp(max=1.0)
-        return g * _bcast(scale, g)
-
     def sample(self, energy: EnergyFn, x0: Tensor, cond: Cond | None = None) -> SampleResult:
         x = x0.detach().clone()
         eta = self.step_size
         sigma = self.noise_scale * math.sqrt(2.0 * eta)
-        norm_clip = self.clip_grad is not None and self.clip_mode == "norm"
         for _ in range(self.n_steps):
             _, g = energy_and_grad(energy, x, cond)
             with torch.no_grad():
-                # per-chain norms only for norm clipping: on a cheap energy they cost as much as the gradient
-                gnorm = g.flatten(1).norm(dim=1) if norm_clip else None
-                x.add_(self._clip(g, gnorm), alpha=-eta)
-                if sigma:
-                    x.add_(torch.randn_like(x), alpha=sigma)
-                if self.clamp is not None:
-                    x.clamp_(*self.clamp)
+                noise = torch.randn_like(x) if sigma else None
+                x = self._steps.langevin_update(x, g, noise, eta, sigma, self.clip_grad, self.clip_mode, self.clamp)
         gnorm_last = g.flatten(1).norm(dim=1).mean()  # the reported statistic: the last step's gradient (n_steps >= 1)
         stats: dict[str, Tensor | float] = {"step_size": eta, "grad_norm": gnorm_last}
         return SampleResult(x, stats, n_energy_evals=self.n_steps, n_grad_evals=self.n_steps)
@@ -231,7 +300,7 @@ class MALASamplerConfig(SamplerConfig):
             )
 
 
-class MALASampler(Sampler):
+class MALASampler(_SteppedSampler):
     r"""Metropolis-adjusted Langevin algorithm with acceptance-targeted step-size adaptation.
 
     Proposal and acceptance (same step-size convention as :class:`LangevinSampler` with noise scale 1):
@@ -323,18 +392,12 @@ class MALASampler(Sampler):
         for _ in range(self.n_steps):
             with torch.no_grad():
                 h = log_h.exp().to(x.dtype)
-                y = x - h * g_x + (2.0 * h).sqrt() * torch.randn_like(x)
+                y = self._steps.mala_propose(x, g_x, h, torch.randn_like(x))
             e_y, g_y = energy_and_grad(energy, y, cond)
             with torch.no_grad():
-                fwd = _sq_norm(y - x + h * g_x)  # -4h log q(y|x)
-                bwd = _sq_norm(x - y + h * g_y)  # -4h log q(x|y)
-                log_alpha = (_acc(e_x) - _acc(e_y)) + (fwd - bwd) / (4.0 * _acc(h))
-                log_alpha = torch.nan_to_num(log_alpha, nan=-math.inf)
+                log_alpha = self._steps.mala_log_alpha(x, y, g_x, g_y, e_x, e_y, h)
                 accept = torch.rand_like(log_alpha).log() < log_alpha
-                mask = _bcast(accept, x)
-                x = torch.where(mask, y, x)
-                g_x = torch.where(mask, g_y, g_x)
-                e_x = torch.where(accept, e_y, e_x)
+                x, g_x, e_x = self._steps.select(accept, (y, g_y, e_y), (x, g_x, e_x))
                 n_acc += accept.to(n_acc.dtype).mean()
                 if adapt:
                     mean_prob = log_alpha.clamp(max=0.0).exp().mean()
@@ -380,7 +443,7 @@ class HMCSamplerConfig(SamplerConfig):
     mass: float = attrs.field(default=1.0, validator=v.gt(0))
 
 
-class HMCSampler(Sampler):
+class HMCSampler(_SteppedSampler):
     r"""Hamiltonian Monte Carlo with leapfrog integration and a Metropolis correction.
 
     With :math:`H(x, p) = E(x) + \|p\|^2/(2m)` and :math:`p \sim \mathcal N(0, mI)` drawn afresh per
@@ -447,14 +510,9 @@ class HMCSampler(Sampler):
                 with torch.no_grad():
                     p = p - (eps if step < L - 1 else 0.5 * eps) * g_q
             with torch.no_grad():
-                h0 = _acc(e_x) + _sq_norm(p0) / (2.0 * m)
-                h1 = _acc(e_q) + _sq_norm(p) / (2.0 * m)
-                log_alpha = torch.nan_to_num(h0 - h1, nan=-math.inf)
+                log_alpha = self._steps.hmc_log_alpha(e_x, e_q, p0, p, m)
                 accept = torch.rand_like(log_alpha).log() < log_alpha
-                mask = _bcast(accept, x)
-                x = torch.where(mask, q, x)
-                g_x = torch.where(mask, g_q, g_x)
-                e_x = torch.where(accept, e_q, e_x)
+                x, g_x, e_x = self._steps.select(accept, (q, g_q, e_q), (x, g_x, e_x))
                 n_acc += accept.to(n_acc.dtype).mean()
         stats: dict[str, Tensor | float] = {"acceptance_rate": n_acc / self.n_trajectories, "step_size": eps}
         n = self.n_trajectories * L + 1
