@@ -56,11 +56,62 @@ HOOK_TARGETS = {
 
 
 class PluginError(RuntimeError):
-    """A plugin failed to load or register (raised in strict mode)."""
+    """A plugin failed to load or register (raised in strict mode).
+
+    Raised instead of a :class:`PluginWarning` when ``EBMCORE_STRICT_PLUGINS=1``, and always for a
+    second plugin registered under a name already taken.
+
+    Examples:
+        >>> import os
+        >>> from unittest import mock
+        >>> from ebmcore import PluginError, PluginHost, hookimpl
+        >>> class Broken:
+        ...     @hookimpl
+        ...     def ebmcore_register_energies(self, registry):
+        ...         raise RuntimeError("boom")
+        >>> host = PluginHost(load_entrypoints=False, load_core=False)
+        >>> _ = host.register(Broken(), name="broken")
+        >>> with mock.patch.dict(os.environ, {"EBMCORE_STRICT_PLUGINS": "1"}):
+        ...     try:
+        ...         host.registries()
+        ...     except PluginError as err:
+        ...         print(err)
+        ebmcore plugin 'broken': ebmcore_register_energies raised and was skipped: RuntimeError: boom
+        >>> try:
+        ...     host.register(Broken(), name="broken")
+        ... except PluginError as err:
+        ...     print(err)
+        a plugin named 'broken' is already registered
+    """
 
 
 class PluginWarning(UserWarning):
-    """A plugin failed to load or register and was skipped."""
+    """A plugin failed to load or register and was skipped.
+
+    Outside strict mode a failing plugin is recorded (``host.records[name]``) and reported with this
+    warning; the other plugins keep working.
+
+    Examples:
+        >>> import os, warnings
+        >>> from unittest import mock
+        >>> from ebmcore import PluginHost, PluginWarning, hookimpl
+        >>> class Broken:
+        ...     @hookimpl
+        ...     def ebmcore_register_energies(self, registry):
+        ...         raise RuntimeError("boom")
+        >>> host = PluginHost(load_entrypoints=False)
+        >>> _ = host.register(Broken(), name="broken")
+        >>> with mock.patch.dict(os.environ, {"EBMCORE_STRICT_PLUGINS": "0"}):
+        ...     with warnings.catch_warnings(record=True) as caught:
+        ...         warnings.simplefilter("always")
+        ...         regs = host.registries()
+        >>> [w.category is PluginWarning for w in caught]
+        [True]
+        >>> host.records["broken"].hook_errors
+        {'ebmcore_register_energies': 'RuntimeError: boom'}
+        >>> "mlp" in regs.energy  # core's components are still there
+        True
+    """
 
 
 def _strict() -> bool:
@@ -112,6 +163,29 @@ class PluginHost:
         load_entrypoints: discover plugins from the ``ebmcore`` entry-point group.
         load_core: register core's own components (the ``ebmcore`` default plugin).
         entry_points: override discovery (tests pass fake entry points here).
+
+    Examples:
+        >>> import attrs
+        >>> from ebmcore import EnergyConfig, PluginHost, hookimpl
+        >>> @attrs.frozen(kw_only=True)
+        ... class ToyEnergyConfig(EnergyConfig):
+        ...     scale: float = 1.0
+        >>> class ToyPlugin:
+        ...     @hookimpl
+        ...     def ebmcore_register_energies(self, registry):
+        ...         registry.add("toy", ToyEnergyConfig, lambda cfg, ctx: None, summary="A toy.")
+        >>> host = PluginHost(load_entrypoints=False)  # core's components only, no installed plugins
+        >>> record = host.register(ToyPlugin(), name="toy_plugin")
+        >>> record.status, record.hooks
+        ('loaded', ['ebmcore_register_energies'])
+        >>> regs = host.registries()
+        >>> "toy" in regs.energy, "mlp" in regs.energy  # the plugin's and core's
+        (True, True)
+        >>> str(regs.energy.get("toy").provenance), host.records["toy_plugin"].components
+        ('toy_plugin', {'energy': ['toy']})
+        >>> host.unregister("toy_plugin")
+        >>> "toy" in host.registries().energy
+        False
     """
 
     def __init__(
@@ -261,7 +335,20 @@ _HOST: PluginHost | None = None
 
 
 def get_plugin_host() -> PluginHost:
-    """The process-wide plugin host, created (and plugins loaded) on first use."""
+    """The process-wide plugin host, created (and plugins loaded) on first use.
+
+    Returns:
+        The same :class:`PluginHost` on every call until :func:`reset_plugin_host`; the first call builds
+        one with entry-point discovery (every installed plugin).
+
+    Examples:
+        >>> from ebmcore import PluginHost, get_plugin_host, reset_plugin_host
+        >>> host = PluginHost(load_entrypoints=False)
+        >>> reset_plugin_host(host)  # install a host without entry-point discovery
+        >>> get_plugin_host() is host, get_plugin_host() is get_plugin_host()
+        (True, True)
+        >>> reset_plugin_host()  # drop it: the next call discovers the installed plugins again
+    """
     global _HOST
     if _HOST is None:
         _HOST = PluginHost()
@@ -269,11 +356,39 @@ def get_plugin_host() -> PluginHost:
 
 
 def reset_plugin_host(host: PluginHost | None = None) -> None:
-    """Drop (or replace) the process-wide host; the next :func:`get_plugin_host` reloads."""
+    """Drop (or replace) the process-wide host; the next :func:`get_plugin_host` reloads.
+
+    Arguments:
+        host: the host to install (tests install one with fake or no entry points), or ``None`` to drop
+            the current one so that the next :func:`get_plugin_host` discovers plugins again.
+
+    Examples:
+        >>> from ebmcore import PluginHost, get_plugin_host, registries, reset_plugin_host
+        >>> host = PluginHost(load_entrypoints=False, load_core=False)
+        >>> reset_plugin_host(host)
+        >>> get_plugin_host() is host, len(registries().sampler)
+        (True, 0)
+        >>> reset_plugin_host(None)
+    """
     global _HOST
     _HOST = host
 
 
 def registries() -> Registries:
-    """The registries of the process-wide plugin host."""
+    """The registries of the process-wide plugin host.
+
+    Returns:
+        ``get_plugin_host().registries()``: every loaded plugin's components and recipes (the first call
+        loads the installed plugins).
+
+    Examples:
+        >>> from ebmcore import PluginHost, registries, reset_plugin_host
+        >>> reset_plugin_host(PluginHost(load_entrypoints=False))  # core only, whatever is installed
+        >>> regs = registries()
+        >>> regs.sampler.names()
+        ['grid', 'hmc', 'langevin', 'mala']
+        >>> registries() is regs  # built once, until a plugin is (un)registered
+        True
+        >>> reset_plugin_host()
+    """
     return get_plugin_host().registries()

@@ -42,7 +42,21 @@ ROLES: dict[str, type[ComponentConfig]] = {
 
 @attrs.frozen
 class Provenance:
-    """Which plugin (and distribution, version) provided a component."""
+    """Which plugin (and distribution, version) provided a component.
+
+    Attributes:
+        plugin: the plugin's name (its entry-point name; ``"<python>"`` for components added by hand).
+        distribution: the installed distribution that ships the plugin, or ``None``.
+        version: that distribution's version, or ``None``.
+
+    Examples:
+        >>> from ebmcore import PluginHost, Provenance
+        >>> str(Provenance("mymethod", "ebmcore-mymethod", "1.2.0")), str(Provenance())
+        ('mymethod (ebmcore-mymethod 1.2.0)', '<python>')
+        >>> regs = PluginHost(load_entrypoints=False).registries()
+        >>> regs.sampler.get("langevin").provenance.plugin
+        'ebmcore'
+    """
 
     plugin: str = "<python>"
     distribution: str | None = None
@@ -56,7 +70,29 @@ class Provenance:
 
 @attrs.frozen
 class Component:
-    """A registered component: name, config class, factory ``(cfg, ctx) -> module``, summary, provenance."""
+    """A registered component: name, config class, factory ``(cfg, ctx) -> module``, summary, provenance.
+
+    Attributes:
+        role: ``energy``, ``sampler``, ``objective``, ``initializer`` or ``dataset``.
+        name: the key that selects it in configs (``name = "langevin"``).
+        config_cls: its frozen attrs config class (deriving from the role's config base).
+        factory: ``factory(cfg, ctx: BuildContext) -> nn.Module`` (data sets: ``factory(cfg, seed)``).
+        summary: one line for ``ebm plugins``.
+        provenance: the plugin that registered it.
+        example: a valid config for the contract tests when the class defaults are not one, else ``None``.
+        event_shape: the sample shape the contract tests use (``None``: the default ``(2,)``).
+
+    Examples:
+        >>> import torch
+        >>> from ebmcore import BuildContext, PluginHost
+        >>> comp = PluginHost(load_entrypoints=False).registries().sampler.get("langevin")
+        >>> comp.role, comp.name, comp.config_cls.__name__
+        ('sampler', 'langevin', 'LangevinSamplerConfig')
+        >>> sampler = comp.factory(comp.example_config(), BuildContext.for_shape((2,)))
+        >>> out = sampler.sample(lambda x: 0.5 * x.pow(2).sum(dim=1), torch.zeros(4, 2))
+        >>> tuple(out.x.shape)
+        (4, 2)
+    """
 
     role: str
     name: str
@@ -78,6 +114,19 @@ class Recipe:
 
     ``bench`` names the method this recipe represents in ``ebm bench quality`` (``None``: not benchmarked).
     A method's 2-D recipe is re-run on every 2-D benchmark data set; its image recipe on digits.
+
+    Attributes:
+        name: the recipe's name (``ebm train NAME``).
+        config: the run config as a plain mapping (what a config file holds).
+        summary: one line for ``ebm recipes``.
+        provenance: the plugin that registered it.
+        bench: the method it represents in ``ebm bench quality``, or ``None``.
+
+    Examples:
+        >>> from ebmcore import PluginHost
+        >>> recipe = PluginHost(load_entrypoints=False).registries().recipe.get("cd-8gaussians")
+        >>> recipe.config["sampler"]["name"], recipe.bench, recipe.provenance.plugin
+        ('langevin', 'CD', 'ebmcore')
     """
 
     name: str
@@ -88,7 +137,24 @@ class Recipe:
 
 
 class UnknownComponentError(LookupError):
-    """An unknown name: says what was asked, suggests a close match, lists what exists."""
+    """An unknown name: says what was asked, suggests a close match, lists what exists.
+
+    Arguments:
+        role: the registry's role (``sampler``, ``recipe``, ...).
+        name: the name that was asked for.
+        available: the names that exist.
+
+    Examples:
+        >>> from ebmcore import PluginHost, UnknownComponentError
+        >>> regs = PluginHost(load_entrypoints=False).registries()
+        >>> try:
+        ...     regs.sampler.get("langevn")
+        ... except UnknownComponentError as err:
+        ...     print(err)
+        ...     print(isinstance(err, LookupError), err.available)
+        unknown sampler 'langevn' (did you mean 'langevin'?); available: [...]. Run `ebm plugins` ...
+        True ['grid', 'hmc', 'langevin', 'mala']
+    """
 
     def __init__(self, role: str, name: object, available: list[str]) -> None:
         self.role, self.name, self.available = role, name, available
@@ -104,7 +170,22 @@ class UnknownComponentError(LookupError):
 
 
 class DuplicateComponentError(ValueError):
-    """Two plugins registered the same name (or the same config class)."""
+    """Two plugins registered the same name (or the same config class).
+
+    Examples:
+        >>> import attrs
+        >>> from ebmcore import ComponentRegistry, DuplicateComponentError, EnergyConfig, Provenance
+        >>> @attrs.frozen(kw_only=True)
+        ... class ToyEnergyConfig(EnergyConfig):
+        ...     scale: float = 1.0
+        >>> registry = ComponentRegistry("energy")
+        >>> registry.view(Provenance("first")).add("toy", ToyEnergyConfig, lambda cfg, ctx: None)
+        >>> try:
+        ...     registry.view(Provenance("second")).add("toy", ToyEnergyConfig, lambda cfg, ctx: None)
+        ... except DuplicateComponentError as err:
+        ...     print(err)
+        energy 'toy' is registered twice: by first and by second
+    """
 
 
 class _BaseRegistry:
@@ -153,7 +234,34 @@ class _BaseRegistry:
 
 
 class ComponentRegistry(_BaseRegistry):
-    """Components of one role (energy, sampler, objective, initializer, dataset)."""
+    """Components of one role (energy, sampler, objective, initializer, dataset).
+
+    Plugins receive one (a view stamped with their provenance) in their ``ebmcore_register_*`` hook and
+    call ``add``; everything else looks components up by name (``get``, ``name in registry``, ``names``)
+    or by config (``for_config``).
+
+    Arguments:
+        role: ``energy``, ``sampler``, ``objective``, ``initializer`` or ``dataset``; registered config
+            classes must derive from that role's config base.
+
+    Examples:
+        >>> import attrs
+        >>> from ebmcore import ComponentRegistry, SamplerConfig
+        >>> from ebmcore.components.samplers import LangevinSampler
+        >>> @attrs.frozen(kw_only=True)
+        ... class QuickLangevinConfig(SamplerConfig):
+        ...     n_steps: int = 3
+        >>> registry = ComponentRegistry("sampler")
+        >>> registry.add("quick", QuickLangevinConfig, lambda cfg, ctx: LangevinSampler(n_steps=cfg.n_steps),
+        ...              summary="Three Langevin steps.")
+        >>> "quick" in registry, registry.names("q*"), len(registry)
+        (True, ['quick'], 1)
+        >>> comp = registry.for_config(QuickLangevinConfig(n_steps=5))
+        >>> comp.name, comp.summary
+        ('quick', 'Three Langevin steps.')
+        >>> comp.factory(QuickLangevinConfig(n_steps=5), None).n_steps
+        5
+    """
 
     def __init__(self, role: str) -> None:
         super().__init__(role)
@@ -216,7 +324,24 @@ class ComponentRegistry(_BaseRegistry):
 
 
 class RecipeRegistry(_BaseRegistry):
-    """Named run configs."""
+    """Named run configs.
+
+    Plugins fill it in their ``ebmcore_register_recipes`` hook; ``ebm train NAME`` runs a recipe.
+
+    Examples:
+        >>> from ebmcore import RecipeRegistry
+        >>> recipes = RecipeRegistry()
+        >>> recipes.add("cd-moons", {"data": {"name": "moons"}, "sampler": {"name": "langevin"}},
+        ...             summary="CD on two moons.", bench="CD")
+        >>> recipe = recipes.get("cd-moons")
+        >>> recipe.config["data"], recipe.bench, recipes.names()
+        ({'name': 'moons'}, 'CD', ['cd-moons'])
+        >>> try:
+        ...     recipes.add("bad", ["not", "a", "mapping"])
+        ... except TypeError as err:
+        ...     print(err)
+        recipe 'bad': config must be a mapping, got list
+    """
 
     def __init__(self) -> None:
         super().__init__("recipe")
@@ -234,7 +359,23 @@ class RecipeRegistry(_BaseRegistry):
 
 @attrs.define
 class Registries:
-    """All registries of one plugin manager."""
+    """All registries of one plugin manager.
+
+    Attributes:
+        energy, sampler, objective, initializer, dataset: the component registry of each role.
+        recipe: the recipe registry.
+
+    Examples:
+        >>> from ebmcore import PluginHost, Registries
+        >>> empty = Registries()
+        >>> len(empty.sampler), empty.role("sampler") is empty.sampler
+        (0, True)
+        >>> regs = PluginHost(load_entrypoints=False).registries()
+        >>> sorted({c.role for c in regs.components()})
+        ['dataset', 'energy', 'initializer', 'objective', 'sampler']
+        >>> "cd-8gaussians" in regs.recipe
+        True
+    """
 
     energy: ComponentRegistry = attrs.field(factory=lambda: ComponentRegistry("energy"))
     sampler: ComponentRegistry = attrs.field(factory=lambda: ComponentRegistry("sampler"))

@@ -60,6 +60,15 @@ class EnergyFn(Protocol):
 
     A registered :class:`Energy`, a tethered recovery energy, a latent posterior or a sum of energies all
     qualify; samplers never require an :class:`Energy` instance.
+
+    Examples:
+        >>> import torch
+        >>> from ebmcore.components.samplers import LangevinSampler
+        >>> def quadratic(x):  # a plain function is an EnergyFn: E(x) = |x|^2 / 2
+        ...     return 0.5 * x.pow(2).sum(dim=1)
+        >>> out = LangevinSampler(step_size=0.1, n_steps=5, noise_scale=0.0).sample(quadratic, torch.ones(4, 2))
+        >>> torch.allclose(out.x, torch.full((4, 2), 0.9 ** 5))  # each step shrinks x by 1 - step_size
+        True
     """
 
     def __call__(self, x: Tensor, **cond: Tensor) -> Tensor: ...
@@ -79,6 +88,18 @@ def energy_and_grad(
 
     Returns:
         ``(E, ∇x E)`` with shapes ``(B,)`` and ``(B, *event_shape)``.
+
+    Examples:
+        >>> import torch
+        >>> from ebmcore import energy_and_grad
+        >>> x = torch.tensor([[1.0, 2.0], [3.0, 4.0]])
+        >>> e, grad = energy_and_grad(lambda x: 0.5 * x.pow(2).sum(dim=1), x)  # grad of |x|^2 / 2 is x
+        >>> e, torch.equal(grad, x), e.requires_grad
+        (tensor([ 2.5000, 12.5000]), True, False)
+        >>> energy_and_grad(lambda x: x.sum(), x)  # not one energy per sample
+        Traceback (most recent call last):
+        ...
+        ValueError: an energy must return shape (B,) = (2,), got ()
     """
     cond = cond or {}
     with torch.enable_grad():
@@ -103,6 +124,23 @@ def sampling_mode(*modules: nn.Module | None) -> Iterator[None]:
     iteration and batch-norm statistics from changing while chains run. Autocast is switched off, so
     Metropolis-Hastings ratios are computed from full-precision energies. Energy wrappers (a tethered or
     guided energy) should be ``nn.Module`` objects holding the wrapped energy, so that this reaches it.
+
+    Arguments:
+        *modules: the modules to freeze (energy, initializer, ...); ``None`` entries are skipped.
+
+    Returns:
+        A context manager; on exit every module's train/eval mode and every parameter's ``requires_grad``
+        are restored.
+
+    Examples:
+        >>> import torch
+        >>> from ebmcore import sampling_mode
+        >>> net = torch.nn.Sequential(torch.nn.Linear(2, 4), torch.nn.Dropout(0.5))
+        >>> with sampling_mode(net, None):
+        ...     print(net.training, any(p.requires_grad for p in net.parameters()))
+        False False
+        >>> net.training, all(p.requires_grad for p in net.parameters())
+        (True, True)
     """
     present = [m for m in modules if m is not None]
     modes = [m.training for m in present]
@@ -136,6 +174,25 @@ class Energy(nn.Module, abc.ABC):
 
     Returns:
         Energies, shape ``(B,)``, dtype and device of ``x``.
+
+    Examples:
+        >>> import torch
+        >>> from ebmcore import Energy
+        >>> class Quadratic(Energy):
+        ...     def __init__(self):
+        ...         super().__init__()
+        ...         self.event_shape = (2,)
+        ...         self.conditions = frozenset()
+        ...     def forward(self, x, **cond):
+        ...         self.check_cond(cond)
+        ...         return 0.5 * x.pow(2).sum(dim=1)
+        >>> energy = Quadratic()
+        >>> energy(torch.ones(3, 2))
+        tensor([1., 1., 1.])
+        >>> energy(torch.ones(3, 2), y=torch.zeros(3, dtype=torch.long))
+        Traceback (most recent call last):
+        ...
+        TypeError: Quadratic does not accept condition(s) ['y']; it accepts none
     """
 
     event_shape: tuple[int, ...]
@@ -166,6 +223,16 @@ class SampleResult:
         n_grad_evals: input-gradient evaluations per chain (forward + backward passes).
         log_weights: ``(B,)`` unnormalised log importance weights when the samples are weighted
             (sampling-importance-resampling, SNIS), else ``None`` (equally weighted).
+
+    Examples:
+        >>> import torch
+        >>> from ebmcore import SampleResult
+        >>> from ebmcore.components.samplers import LangevinSampler
+        >>> out = LangevinSampler(n_steps=3).sample(lambda x: 0.5 * x.pow(2).sum(dim=1), torch.zeros(4, 2))
+        >>> isinstance(out, SampleResult), tuple(out.x.shape), out.x.requires_grad
+        (True, (4, 2), False)
+        >>> out.n_energy_evals, out.n_grad_evals, out.stats["step_size"], out.log_weights
+        (3, 3, 0.01, None)
     """
 
     x: Tensor
@@ -180,6 +247,20 @@ class Initializer(nn.Module, abc.ABC):
 
     Implementations set ``event_shape`` and implement :meth:`init`. Stateful initializers (replay
     buffers) override :meth:`observe` to receive the refined states of the batch last drawn.
+
+    Examples:
+        >>> import torch
+        >>> from ebmcore import Initializer
+        >>> class Zeros(Initializer):
+        ...     def __init__(self, event_shape):
+        ...         super().__init__()
+        ...         self.event_shape = event_shape
+        ...     def init(self, n, cond=None):
+        ...         return torch.zeros(n, *self.event_shape)
+        >>> init = Zeros((1, 4, 4))
+        >>> tuple(init.init(3).shape)
+        (3, 1, 4, 4)
+        >>> init.observe(torch.ones(3, 1, 4, 4))  # the default ignores refined states
     """
 
     event_shape: tuple[int, ...]
@@ -205,6 +286,17 @@ class DensityInitializer(Protocol):
     ``log_prob(x, cond)``: ``(B, *event_shape) -> (B,)`` log-density.
     ``sample_with_log_prob(n, cond)``: reparameterised samples ``(n, *event_shape)`` and their log-density
     ``(n,)`` in one pass.
+
+    Examples:
+        >>> import torch
+        >>> from ebmcore import DensityInitializer
+        >>> from ebmcore.components.initializers import GaussianInitializer
+        >>> init = GaussianInitializer((2,))
+        >>> isinstance(init, DensityInitializer)  # samplers test for the capability, not a class
+        True
+        >>> x, log_q = init.sample_with_log_prob(5)
+        >>> tuple(x.shape), tuple(log_q.shape), torch.allclose(log_q, init.log_prob(x))
+        ((5, 2), (5,), True)
     """
 
     def log_prob(self, x: Tensor, cond: Cond | None = None) -> Tensor: ...
@@ -219,6 +311,21 @@ class TiltedEnergy(nn.Module):
     base. A module holding references to the energy and the :class:`DensityInitializer` (so
     :func:`sampling_mode` on it reaches both); objectives keep it outside their own sub-modules (e.g. in
     :class:`Parts`), so its weights are saved once, with the energy and the density. Unconditional.
+
+    Arguments:
+        energy: the EBM's energy :math:`E`, ``(B, *event_shape) -> (B,)``.
+        density: the base :math:`q`, a :class:`DensityInitializer` (its ``log_prob`` is used).
+
+    Examples:
+        >>> import torch
+        >>> from ebmcore import TiltedEnergy
+        >>> from ebmcore.components.initializers import GaussianInitializer
+        >>> energy = lambda x: x.sum(dim=1)
+        >>> base = GaussianInitializer((2,))
+        >>> tilted = TiltedEnergy(energy, base)
+        >>> x = torch.randn(4, 2)
+        >>> torch.allclose(tilted(x), energy(x) - base.log_prob(x))
+        True
     """
 
     def __init__(self, energy: Energy | EnergyFn, density: DensityInitializer) -> None:
@@ -241,6 +348,24 @@ class LatentInitializer(Protocol):
 
     ``latent_shape``: shape of one latent ``z``. ``sample_latent(n, cond)``: ``(n, *latent_shape)``.
     ``decode(z, cond)``: ``(n, *latent_shape) -> (n, *event_shape)``, differentiable in ``z``.
+
+    Examples:
+        >>> import torch
+        >>> from ebmcore import Initializer, LatentInitializer
+        >>> class LinearGenerator(Initializer):
+        ...     def __init__(self):
+        ...         super().__init__()
+        ...         self.event_shape, self.latent_shape = (2,), (1,)
+        ...         self.net = torch.nn.Linear(1, 2)
+        ...     def sample_latent(self, n, cond=None):
+        ...         return torch.randn(n, *self.latent_shape)
+        ...     def decode(self, z, cond=None):
+        ...         return self.net(z)
+        ...     def init(self, n, cond=None):
+        ...         return self.decode(self.sample_latent(n, cond), cond)
+        >>> gen = LinearGenerator()
+        >>> isinstance(gen, LatentInitializer), tuple(gen.decode(gen.sample_latent(3)).shape)
+        (True, (3, 2))
     """
 
     latent_shape: tuple[int, ...]
@@ -253,7 +378,21 @@ class LatentInitializer(Protocol):
 @runtime_checkable
 class StateInitializer(Protocol):
     """An initializer that maps given states to starting states (CDRL's per-level initializer maps the
-    sample at one noise level to the start of the next): ``init_from(x, cond) -> (B, *event_shape)``."""
+    sample at one noise level to the start of the next): ``init_from(x, cond) -> (B, *event_shape)``.
+
+    Examples:
+        >>> import torch
+        >>> from ebmcore import StateInitializer
+        >>> from ebmcore.components.initializers import GaussianInitializer
+        >>> class Shrink:
+        ...     def init_from(self, x, cond=None):
+        ...         return 0.5 * x
+        >>> isinstance(Shrink(), StateInitializer), isinstance(GaussianInitializer((2,)), StateInitializer)
+        (True, False)
+        >>> Shrink().init_from(torch.ones(2, 2))
+        tensor([[0.5000, 0.5000],
+                [0.5000, 0.5000]])
+    """
 
     def init_from(self, x: Tensor, cond: Cond | None = None) -> Tensor: ...
 
@@ -265,6 +404,29 @@ class Sampler(nn.Module, abc.ABC):
     persistent chains) is saved in checkpoints with everything else. Samplers adapt such state only in
     train mode (``self.training``); generation runs them in eval mode, so drawing samples for a picture
     or an evaluation never changes training.
+
+    Examples:
+        >>> import torch
+        >>> from ebmcore import Sampler, SampleResult, energy_and_grad
+        >>> from ebmcore.components.initializers import GaussianInitializer
+        >>> class GradientDescent(Sampler):
+        ...     def __init__(self, step_size, n_steps):
+        ...         super().__init__()
+        ...         self.step_size, self.n_steps = step_size, n_steps
+        ...     def sample(self, energy, x0, cond=None):
+        ...         x = x0.detach()
+        ...         for _ in range(self.n_steps):
+        ...             _, grad = energy_and_grad(energy, x, cond)
+        ...             x = x - self.step_size * grad
+        ...         return SampleResult(x, n_energy_evals=self.n_steps, n_grad_evals=self.n_steps)
+        >>> quadratic = lambda x: 0.5 * x.pow(2).sum(dim=1)
+        >>> sampler = GradientDescent(step_size=0.5, n_steps=2)
+        >>> sampler.sample(quadratic, torch.ones(2, 2)).x
+        tensor([[0.2500, 0.2500],
+                [0.2500, 0.2500]])
+        >>> out = sampler.generate(quadratic, GaussianInitializer((2,)), n=5)  # initializer, then sampler
+        >>> tuple(out.x.shape), out.n_grad_evals
+        ((5, 2), 2)
     """
 
     @abc.abstractmethod
@@ -288,7 +450,25 @@ class Sampler(nn.Module, abc.ABC):
 
 @attrs.frozen
 class Batch:
-    """A data batch: ``x`` of shape ``(B, *event_shape)`` and optional labels ``y`` of shape ``(B,)``."""
+    """A data batch: ``x`` of shape ``(B, *event_shape)`` and optional labels ``y`` of shape ``(B,)``.
+
+    Attributes:
+        x: data points, ``(B, *event_shape)``.
+        y: long class labels, ``(B,)``, or ``None``.
+
+    Examples:
+        >>> import torch
+        >>> from ebmcore import Batch
+        >>> batch = Batch(torch.zeros(4, 2), y=torch.tensor([0, 1, 1, 0]))
+        >>> batch.cond
+        {'y': tensor([0, 1, 1, 0])}
+        >>> from ebmcore.components.energies import MLPEnergy
+        >>> conditional, unconditional = MLPEnergy((2,), hidden=(16,), num_classes=2), MLPEnergy((2,), hidden=(16,))
+        >>> list(batch.cond_for(conditional)), batch.cond_for(unconditional)  # labels it cannot use are dropped
+        (['y'], {})
+        >>> tuple(unconditional(batch.x, **batch.cond_for(unconditional)).shape)
+        (4,)
+    """
 
     x: Tensor
     y: Tensor | None = None
@@ -316,6 +496,18 @@ class ObjectiveOutput:
         losses: one scalar loss per trainable group stepped now (group name -> loss). A group absent
             from this mapping is not stepped (alternating schemes such as GEBM's n_critic).
         metrics: scalar diagnostics, detached (``energy/pos``, ``energy/neg``, acceptance rates, ...).
+
+    Examples:
+        >>> import torch
+        >>> from ebmcore import ObjectiveOutput
+        >>> w = torch.nn.Parameter(torch.ones(2))
+        >>> e_pos, e_neg = (w * torch.ones(4, 2)).sum(dim=1), (w * torch.zeros(4, 2)).sum(dim=1)
+        >>> out = ObjectiveOutput({"energy": e_pos.mean() - e_neg.mean()}, {"energy/pos": e_pos.mean().detach()})
+        >>> sorted(out.losses), out.metrics["energy/pos"].item()
+        (['energy'], 2.0)
+        >>> out.losses["energy"].backward()  # the trainer steps the "energy" group on this loss
+        >>> w.grad
+        tensor([1., 1.])
     """
 
     losses: Mapping[str, Tensor]
@@ -328,6 +520,26 @@ class Objective(nn.Module, abc.ABC):
     An objective holds references to the parts it uses (see :class:`Parts`) without registering them as
     sub-modules, so each part is saved once in checkpoints. Its own parameters (for example GEBM's
     log-normaliser) are ordinary sub-modules/parameters of the objective.
+
+    Examples:
+        >>> import torch
+        >>> from ebmcore import Batch, Objective, ObjectiveOutput, Parts
+        >>> class MeanEnergy(Objective):
+        ...     def __init__(self, energy):
+        ...         super().__init__()
+        ...         self.parts = Parts(energy)  # a reference, not a sub-module
+        ...     def forward(self, batch, step):
+        ...         loss = self.parts.energy(batch.x).mean()
+        ...         return ObjectiveOutput({"energy": loss}, {"energy/pos": loss.detach()})
+        ...     def parameter_groups(self):
+        ...         return {"energy": list(self.parts.energy.parameters())}
+        >>> energy = torch.nn.Sequential(torch.nn.Linear(2, 1), torch.nn.Flatten(0))  # (B, 2) -> (B,)
+        >>> objective = MeanEnergy(energy)
+        >>> out = objective(Batch(torch.randn(8, 2)), step=0)
+        >>> sorted(out.losses), len(objective.parameter_groups()["energy"]), len(list(objective.parameters()))
+        (['energy'], 2, 0)
+        >>> objective.model_energy() is None, objective.model_has_density  # the model is exp(-energy)
+        (True, True)
     """
 
     @abc.abstractmethod
@@ -355,7 +567,26 @@ class Objective(nn.Module, abc.ABC):
 
 @attrs.frozen(eq=False)
 class Parts:
-    """Non-owning references from an objective to the other roles (not registered as sub-modules)."""
+    """Non-owning references from an objective to the other roles (not registered as sub-modules).
+
+    Attributes:
+        energy: the run's energy (or any energy callable), ``(B, *event_shape) -> (B,)``.
+        sampler: the sampler, or ``None`` for objectives that draw no negatives.
+        initializer: the chains' initializer, or ``None``.
+
+    Examples:
+        >>> import torch
+        >>> from ebmcore import Parts
+        >>> from ebmcore.components.samplers import LangevinSampler
+        >>> class Holder(torch.nn.Module):
+        ...     def __init__(self, parts):
+        ...         super().__init__()
+        ...         self.parts = parts
+        >>> energy = torch.nn.Linear(2, 1)
+        >>> holder = Holder(Parts(energy, sampler=LangevinSampler()))
+        >>> holder.parts.energy is energy, len(list(holder.parameters())), holder.parts.initializer
+        (True, 0, None)
+    """
 
     energy: Energy | EnergyFn
     sampler: Sampler | None = None

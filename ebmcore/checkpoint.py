@@ -49,7 +49,18 @@ LATEST = "latest"
 
 
 class CheckpointError(RuntimeError):
-    """A checkpoint is missing, incomplete or unreadable."""
+    """A checkpoint is missing, incomplete or unreadable.
+
+    Examples:
+        >>> import tempfile
+        >>> from ebmcore.checkpoint import CheckpointError, load_checkpoint
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     try:
+        ...         load_checkpoint(tmp)  # an empty directory holds no checkpoint
+        ...     except CheckpointError as err:
+        ...         print(str(err).split(":")[0])
+        no checkpoint at '...'
+    """
 
 
 def _fsync_dir(directory: pathlib.Path) -> None:
@@ -66,7 +77,25 @@ def _fsync_dir(directory: pathlib.Path) -> None:
 
 
 def atomic_write(path: str | pathlib.Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically: temp file in the same directory, fsync, rename, fsync dir."""
+    """Write ``data`` to ``path`` atomically: temp file in the same directory, fsync, rename, fsync dir.
+
+    A crash at any point leaves either the old file or the new one at ``path``, never a partial file.
+    Missing parent directories are created.
+
+    Arguments:
+        path: the file to (over)write.
+        data: its new contents.
+
+    Examples:
+        >>> import pathlib, tempfile
+        >>> from ebmcore.checkpoint import atomic_write
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     target = pathlib.Path(tmp) / "sub" / "latest"
+        ...     atomic_write(target, b"step-0000001\\n")
+        ...     atomic_write(target, b"step-0000002\\n")  # replaces it in one rename
+        ...     print(target.read_text().strip(), sorted(p.name for p in target.parent.iterdir()))
+        step-0000002 ['latest']
+    """
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
@@ -90,7 +119,26 @@ def _tensors_for_safetensors(state: dict[str, Tensor]) -> dict[str, Tensor]:
 
 @attrs.frozen
 class Checkpoint:
-    """A loaded checkpoint."""
+    """A loaded checkpoint (see :func:`load_checkpoint`).
+
+    Attributes:
+        path: the ``step-*`` directory it was read from.
+        model_state: every weight and buffer of the run, ``{name: tensor}`` (from ``model.safetensors``).
+        ema_state: EMA weights ``{name: tensor}``, or ``None`` when no group keeps an EMA.
+        config: the parsed ``config.json``: ``run`` (the resolved run config), ``versions`` and
+            ``components`` (which plugin provides each component).
+        trainer_state: optimizers, schedulers, ``step`` and RNG states (tensors and plain containers).
+
+    Examples:
+        >>> import tempfile, torch
+        >>> from ebmcore.checkpoint import load_checkpoint, save_checkpoint
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     _ = save_checkpoint(f"{tmp}/checkpoints", step=5, model_state={"w": torch.ones(3)},
+        ...                         config={"run": {"seed": 0}}, trainer_state={"step": 5})
+        ...     ckpt = load_checkpoint(tmp)
+        >>> ckpt.path.name, ckpt.step, ckpt.model_state["w"].tolist(), ckpt.ema_state, ckpt.config["run"]
+        ('step-0000005', 5, [1.0, 1.0, 1.0], None, {'seed': 0})
+    """
 
     path: pathlib.Path
     model_state: dict[str, Tensor]
@@ -112,7 +160,35 @@ def save_checkpoint(
     trainer_state: dict[str, Any],
     ema_state: dict[str, Tensor] | None = None,
 ) -> pathlib.Path:
-    """Write ``step-<step>/`` atomically under ``checkpoints_dir`` and point ``latest`` at it."""
+    """Write ``step-<step>/`` atomically under ``checkpoints_dir`` and point ``latest`` at it.
+
+    ``latest`` is switched only after every file of the checkpoint is in place, so a crash at any point
+    leaves the previous checkpoint intact.
+
+    Arguments:
+        checkpoints_dir: the run's ``checkpoints`` directory (created if missing).
+        step: the global step; the directory is named ``step-<step:07d>``.
+        model_state: every weight and buffer, ``{name: tensor}`` (copied to the CPU, saved as safetensors).
+        config: JSON-serialisable run config and provenance (``config.json``).
+        trainer_state: optimizer, scheduler, step and RNG states; tensors and plain containers only (read
+            back with ``weights_only=True``).
+        ema_state: EMA weights, or ``None`` (an ``ema.safetensors`` left from an earlier save is removed).
+
+    Returns:
+        The path of the written ``step-*`` directory.
+
+    Examples:
+        >>> import pathlib, tempfile, torch
+        >>> from ebmcore.checkpoint import save_checkpoint
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     step_dir = save_checkpoint(pathlib.Path(tmp) / "checkpoints", step=3,
+        ...                                model_state={"energy.w": torch.zeros(2, 2)}, config={"run": {}},
+        ...                                trainer_state={"step": 3}, ema_state={"energy.w": torch.ones(2, 2)})
+        ...     print(step_dir.name, sorted(p.name for p in step_dir.iterdir()))
+        ...     print((step_dir.parent / "latest").read_text().strip())
+        step-0000003 ['config.json', 'ema.safetensors', 'model.safetensors', 'trainer_state.pt']
+        step-0000003
+    """
     root = pathlib.Path(checkpoints_dir)
     target = root / f"step-{step:07d}"
     target.mkdir(parents=True, exist_ok=True)
@@ -132,7 +208,29 @@ def save_checkpoint(
 
 
 def find_checkpoint(path: str | pathlib.Path) -> pathlib.Path:
-    """Resolve a run directory, a ``checkpoints`` directory or a ``step-*`` directory to a checkpoint."""
+    """Resolve a run directory, a ``checkpoints`` directory or a ``step-*`` directory to a checkpoint.
+
+    Arguments:
+        path: a run directory (its ``checkpoints/latest`` is followed), a ``checkpoints`` directory (its
+            ``latest`` is followed) or a ``step-*`` directory holding ``model.safetensors``.
+
+    Returns:
+        The ``step-*`` directory of the checkpoint.
+
+    Raises:
+        CheckpointError: nothing at ``path`` looks like a checkpoint.
+
+    Examples:
+        >>> import pathlib, tempfile, torch
+        >>> from ebmcore.checkpoint import find_checkpoint, save_checkpoint
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     run = pathlib.Path(tmp)
+        ...     for step in (2, 4):
+        ...         _ = save_checkpoint(run / "checkpoints", step=step, model_state={"w": torch.zeros(1)},
+        ...                             config={}, trainer_state={"step": step})
+        ...     print([find_checkpoint(p).name for p in (run, run / "checkpoints", run / "checkpoints" / "step-0000002")])
+        ['step-0000004', 'step-0000004', 'step-0000002']
+    """
     p = pathlib.Path(path)
     for root in (p / "checkpoints", p):
         latest = root / LATEST
@@ -147,7 +245,29 @@ def find_checkpoint(path: str | pathlib.Path) -> pathlib.Path:
 
 
 def load_checkpoint(path: str | pathlib.Path, *, map_location: str | torch.device = "cpu") -> Checkpoint:
-    """Load a checkpoint; the trainer state is read with ``weights_only=True`` (no arbitrary unpickling)."""
+    """Load a checkpoint; the trainer state is read with ``weights_only=True`` (no arbitrary unpickling).
+
+    Arguments:
+        path: anything :func:`find_checkpoint` accepts (a run, ``checkpoints`` or ``step-*`` directory).
+        map_location: device the model and EMA tensors are moved to (the trainer state stays on the CPU;
+            optimizers move their state to the parameters when it is loaded).
+
+    Returns:
+        The :class:`Checkpoint`.
+
+    Raises:
+        CheckpointError: no checkpoint at ``path``, or one of its files is missing.
+
+    Examples:
+        >>> import tempfile, torch
+        >>> from ebmcore.checkpoint import load_checkpoint, save_checkpoint
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     _ = save_checkpoint(f"{tmp}/checkpoints", step=7, model_state={"w": torch.arange(3.0)},
+        ...                         config={"run": {}}, trainer_state={"step": 7, "rng": torch.get_rng_state()})
+        ...     ckpt = load_checkpoint(tmp, map_location="cpu")
+        >>> ckpt.step, ckpt.model_state["w"], ckpt.trainer_state["rng"].dtype
+        (7, tensor([0., 1., 2.]), torch.uint8)
+    """
     ckpt = find_checkpoint(path)
     needed = ["model.safetensors", "config.json", "trainer_state.pt"]
     missing = [n for n in needed if not (ckpt / n).is_file()]
@@ -191,8 +311,27 @@ def _referenced(run: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def component_provenance(run: dict[str, Any], regs: Any) -> list[dict[str, str | None]]:
-    """Which plugin provides each component a run config names: ``[{role, name, plugin, distribution,
-    version}]``, stored in ``config.json`` so a checkpoint can say what to install."""
+    """Which plugin provides each component a run config names, stored in ``config.json`` so a checkpoint
+    can say what to install.
+
+    Nested components (e.g. the terms of a weighted sum) are included; names the registries do not know
+    are left out.
+
+    Arguments:
+        run: an unstructured run config (``{"data": {"name": ...}, "energy": {...}, ...}``).
+        regs: the registries the components come from (:class:`~ebmcore.Registries`).
+
+    Returns:
+        ``[{"role", "name", "plugin", "distribution", "version"}]``, one dict per component.
+
+    Examples:
+        >>> from ebmcore import PluginHost
+        >>> from ebmcore.checkpoint import component_provenance
+        >>> regs = PluginHost(load_entrypoints=False).registries()
+        >>> run = {"data": {"name": "8gaussians"}, "energy": {"name": "mlp"}, "sampler": {"name": "langevin"}}
+        >>> [(c["role"], c["name"], c["plugin"]) for c in component_provenance(run, regs)]
+        [('dataset', '8gaussians', 'ebmcore'), ('energy', 'mlp', 'ebmcore'), ('sampler', 'langevin', 'ebmcore')]
+    """
     out = []
     for role, name in _referenced(run):
         reg = regs.role(role)
@@ -205,7 +344,33 @@ def component_provenance(run: dict[str, Any], regs: Any) -> list[dict[str, str |
 
 def check_components_installed(ckpt: Checkpoint, run: dict[str, Any], regs: Any) -> None:
     """Raise :class:`CheckpointError` naming the plugin (and how to install it) for every component that
-    ``run`` (the stored config, after any overrides) needs and this environment does not have."""
+    ``run`` (the stored config, after any overrides) needs and this environment does not have.
+
+    Components the checkpoint does not record either are left to the config check, which reports them.
+
+    Arguments:
+        ckpt: the loaded checkpoint; its ``config["components"]`` says which plugin provides what.
+        run: the run config about to be built (unstructured).
+        regs: the registries of this environment.
+
+    Raises:
+        CheckpointError: one line per missing component, with the ``pip install`` command.
+
+    Examples:
+        >>> import pathlib
+        >>> from ebmcore import PluginHost
+        >>> from ebmcore.checkpoint import Checkpoint, check_components_installed
+        >>> regs = PluginHost(load_entrypoints=False).registries()
+        >>> stored = [{"role": "energy", "name": "fancy", "plugin": "fancy", "distribution": "ebmcore-fancy",
+        ...            "version": "1.0"}]
+        >>> ckpt = Checkpoint(pathlib.Path("run/checkpoints/step-0000010"), {}, None, {"components": stored}, {})
+        >>> check_components_installed(ckpt, {"energy": {"name": "mlp"}}, regs)  # installed: nothing to say
+        >>> check_components_installed(ckpt, {"energy": {"name": "fancy"}}, regs)
+        Traceback (most recent call last):
+        ...
+        ebmcore.checkpoint.CheckpointError: checkpoint 'run/checkpoints/step-0000010' needs components that are not installed:
+          energy 'fancy' comes from plugin 'fancy' (ebmcore-fancy 1.0), which is not installed here: pip install ebmcore-fancy ...
+    """
     stored = {(c["role"], c["name"]): c for c in ckpt.config.get("components", [])}
     missing = []
     for role, name in _referenced(run):
@@ -222,10 +387,34 @@ def check_components_installed(ckpt: Checkpoint, run: dict[str, Any], regs: Any)
 
 
 def load_model_state(module: torch.nn.Module, state: dict[str, Tensor], ckpt: Checkpoint) -> None:
-    """``module.load_state_dict(state, strict=True)``, with a mismatch reported as a :class:`CheckpointError`
-    that lists the missing and unexpected keys (by component) and the versions that wrote the checkpoint,
-    instead of torch's traceback. Typical causes: a checkpoint from another version of a plugin, or an
-    override that swaps in a component with other state (e.g. a sampler with persistent chains)."""
+    """``module.load_state_dict(state, strict=True)``, with a mismatch reported as a :class:`CheckpointError`.
+
+    The error lists the missing and unexpected keys (by component) and the versions that wrote the
+    checkpoint, instead of torch's traceback. Typical causes: a checkpoint from another version of a
+    plugin, or an override that swaps in a component with other state (e.g. a sampler with persistent
+    chains).
+
+    Arguments:
+        module: the module to load into (usually the built :class:`~ebmcore.Experiment`).
+        state: ``{name: tensor}``, e.g. ``ckpt.model_state`` (with EMA weights swapped in).
+        ckpt: the checkpoint ``state`` comes from (named in the error, with its plugin versions).
+
+    Raises:
+        CheckpointError: the keys or shapes of ``state`` do not fit ``module``.
+
+    Examples:
+        >>> import pathlib, torch
+        >>> from ebmcore.checkpoint import Checkpoint, load_model_state
+        >>> ckpt = Checkpoint(pathlib.Path("step-0000001"), {}, None, {}, {})
+        >>> net = torch.nn.Linear(2, 1)
+        >>> load_model_state(net, {"weight": torch.ones(1, 2), "bias": torch.zeros(1)}, ckpt)
+        >>> net.weight.tolist()
+        [[1.0, 1.0]]
+        >>> load_model_state(net, {"weight": torch.ones(1, 3)}, ckpt)
+        Traceback (most recent call last):
+        ...
+        ebmcore.checkpoint.CheckpointError: checkpoint 'step-0000001' does not fit the components built from its config: missing bias; unexpected none; other shapes weight. ...
+    """
     try:
         module.load_state_dict(state, strict=True)
     except RuntimeError as exc:
@@ -247,9 +436,27 @@ def load_model_state(module: torch.nn.Module, state: dict[str, Tensor], ckpt: Ch
 
 
 def save_rank_state(step_dir: str | pathlib.Path, rank: int, model_state: dict[str, Tensor], rng: dict[str, Any]) -> None:
-    """Multi-process runs: rank ``rank``'s own state (its chains, replay buffers and RNG; the weights are the
-    same on every rank) as ``rank-<rank>.safetensors`` and ``rank-<rank>.pt`` in a checkpoint directory.
-    Written before rank 0 points ``latest`` at that directory."""
+    """Save one rank's own state of a multi-process run into a checkpoint directory.
+
+    Rank ``rank``'s chains, replay buffers and RNG (the weights are the same on every rank) go to
+    ``rank-<rank>.safetensors`` and ``rank-<rank>.pt``. Written before rank 0 points ``latest`` at that
+    directory.
+
+    Arguments:
+        step_dir: the ``step-*`` directory of the checkpoint (created if missing).
+        rank: the rank whose state this is.
+        model_state: the rank's full ``state_dict`` ``{name: tensor}``.
+        rng: the rank's RNG states (tensors and plain containers).
+
+    Examples:
+        >>> import tempfile, torch
+        >>> from ebmcore.checkpoint import load_rank_state, save_rank_state
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     save_rank_state(tmp, 1, {"sampler.chains": torch.zeros(4, 2)}, {"torch": torch.get_rng_state()})
+        ...     state, rng = load_rank_state(tmp, 1)
+        >>> tuple(state["sampler.chains"].shape), sorted(rng)
+        ((4, 2), ['torch'])
+    """
     target = pathlib.Path(step_dir)
     target.mkdir(parents=True, exist_ok=True)
     atomic_write(target / f"rank-{rank}.safetensors", st_save(_tensors_for_safetensors(model_state)))
@@ -259,8 +466,24 @@ def save_rank_state(step_dir: str | pathlib.Path, rank: int, model_state: dict[s
 
 
 def load_rank_state(step_dir: str | pathlib.Path, rank: int) -> tuple[dict[str, Tensor], dict[str, Any]] | None:
-    """``(model_state, rng)`` saved by :func:`save_rank_state`, or ``None`` when the checkpoint has none for
-    ``rank`` (a single-process checkpoint: that rank starts from rank 0's state with its own seed)."""
+    """Read back one rank's own state saved by :func:`save_rank_state`.
+
+    Arguments:
+        step_dir: the ``step-*`` directory of the checkpoint.
+        rank: the rank to read.
+
+    Returns:
+        ``(model_state, rng)``, or ``None`` when the checkpoint has none for ``rank`` (a single-process
+        checkpoint: that rank starts from rank 0's state with its own seed).
+
+    Examples:
+        >>> import tempfile, torch
+        >>> from ebmcore.checkpoint import load_rank_state, save_rank_state
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     save_rank_state(tmp, 2, {"w": torch.ones(2)}, {"python": [1, 2]})
+        ...     print(load_rank_state(tmp, 2), load_rank_state(tmp, 3))
+        ({'w': tensor([1., 1.])}, {'python': [1, 2]}) None
+    """
     target = pathlib.Path(step_dir)
     tensors, extra = target / f"rank-{rank}.safetensors", target / f"rank-{rank}.pt"
     if not (tensors.is_file() and extra.is_file()):

@@ -60,6 +60,7 @@ class OptimizerConfig:
         name: ``adam``, ``adamw`` or ``sgd``.
         lr: peak learning rate (after warm-up).
         betas: Adam betas; ``momentum`` for SGD.
+        momentum: SGD momentum (ignored by ``adam`` and ``adamw``).
         weight_decay: decoupled for ``adamw``, L2 for the others.
         warmup_steps: linear warm-up from 0 to ``lr``.
         schedule: after warm-up: ``constant``, ``cosine`` (to ``min_lr_ratio * lr`` at the last step),
@@ -69,6 +70,20 @@ class OptimizerConfig:
         step_at: fraction of the run after which the ``step`` schedule drops the rate.
         grad_clip: clip the group's gradient norm to this value (``None``: no clipping).
         ema: EMA decay of the group's weights (``None``: no EMA). Sampling and evaluation use EMA weights.
+
+    Examples:
+        >>> from ebmcore import OptimizerConfig
+        >>> opt = OptimizerConfig(name="sgd", lr=0.1, momentum=0.9, schedule="cosine", warmup_steps=100)
+        >>> opt.name, opt.lr, opt.ema
+        ('sgd', 0.1, None)
+        >>> OptimizerConfig(lr=0.0)
+        Traceback (most recent call last):
+        ...
+        ValueError: 'lr' must be > 0: 0.0
+        >>> OptimizerConfig(betas=(0.9, 1.0))
+        Traceback (most recent call last):
+        ...
+        ValueError: 'betas' must each be in [0, 1), got [0.9, 1.0]
     """
 
     name: Literal["adam", "adamw", "sgd"] = "adam"
@@ -112,6 +127,17 @@ class TrainerConfig:
             learning rate by ``rollback_lr_factor`` and continue, at most ``max_rollbacks`` times.
         rollback_lr_factor: learning-rate factor applied at each rollback (cumulative).
         max_rollbacks: rollbacks allowed before the run stops as with ``"stop"``.
+
+    Examples:
+        >>> from ebmcore import OptimizerConfig, TrainerConfig
+        >>> trainer = TrainerConfig(steps=500, batch_size=64, optimizer=OptimizerConfig(lr=1e-3),
+        ...                         groups={"initializer": OptimizerConfig(lr=1e-4)})
+        >>> trainer.optimizer_for("energy").lr, trainer.optimizer_for("initializer").lr
+        (0.001, 0.0001)
+        >>> TrainerConfig(steps=0)
+        Traceback (most recent call last):
+        ...
+        ValueError: 'steps' must be >= 1: 0
     """
 
     steps: int = attrs.field(default=1000, validator=v.ge(1))
@@ -139,6 +165,13 @@ class EvalConfig:
     Attributes:
         n_samples: number of generated samples to score.
         use_ema: sample with EMA weights when the run has them.
+
+    Examples:
+        >>> from ebmcore import EvalConfig
+        >>> EvalConfig()
+        EvalConfig(n_samples=2000, use_ema=True)
+        >>> EvalConfig(n_samples=500, use_ema=False).n_samples
+        500
     """
 
     n_samples: int = attrs.field(default=2000, validator=v.ge(1))
@@ -153,7 +186,7 @@ class RunConfig:
         data: the data set (``name`` picks a registered data set).
         energy, initializer, sampler, objective: the four roles, each picked by ``name``.
         trainer, eval: loop settings.
-        device: ``auto`` (CUDA when available, else CPU), ``cpu``, ``cuda`` or ``cuda:N``.
+        device: ``auto`` (CUDA when available, else CPU), ``cpu``, ``cuda``, ``cuda:N`` or ``mps``.
         dtype: parameter and data dtype.
         seed: seeds every random draw (data, initialisation, sampling).
         compile_energy: opt-in ``torch.compile`` of the energy (``nn.Module.compile``: in place, so
@@ -162,6 +195,23 @@ class RunConfig:
         compile_sampler: opt-in ``torch.compile`` of the sampler's step arithmetic
             (:meth:`~ebmcore.abstract.Sampler.compile_step`; core's Langevin, MALA and HMC offer it). Random
             draws stay eager, so a compiled run sees the eager run's random numbers.
+
+    Examples:
+        >>> from ebmcore import PluginHost, RunConfig, structure_config
+        >>> regs = PluginHost(load_entrypoints=False).registries()
+        >>> cfg = structure_config({
+        ...     "data": {"name": "8gaussians"},
+        ...     "energy": {"name": "mlp", "hidden": [16]},
+        ...     "initializer": {"name": "gaussian"},
+        ...     "sampler": {"name": "langevin", "n_steps": 5},
+        ...     "objective": {"name": "contrastive_divergence"},
+        ...     "trainer": {"steps": 100},
+        ...     "device": "cpu",
+        ... }, regs)
+        >>> isinstance(cfg, RunConfig), type(cfg.sampler).__name__, cfg.sampler.n_steps
+        (True, 'LangevinSamplerConfig', 5)
+        >>> cfg.trainer.steps, cfg.eval.n_samples, cfg.dtype, cfg.seed  # unset keys keep their defaults
+        (100, 2000, 'float32', 0)
     """
 
     data: DatasetConfig
@@ -187,7 +237,32 @@ class RunConfig:
 
 
 class ConfigError(ValueError):
-    """A config with problems; ``lines`` holds one ``message @ $.path`` per problem."""
+    """A config with problems; ``lines`` holds one ``message @ $.path`` per problem.
+
+    Arguments:
+        lines: one ``message @ $.path`` line per problem.
+
+    Examples:
+        >>> from ebmcore import ConfigError, PluginHost, structure_config
+        >>> regs = PluginHost(load_entrypoints=False).registries()
+        >>> bad = {
+        ...     "data": {"name": "8gaussians"},
+        ...     "energy": {"name": "mlp", "hidden": [16]},
+        ...     "initializer": {"name": "gaussian"},
+        ...     "sampler": {"name": "langevn"},
+        ...     "objective": {"name": "contrastive_divergence"},
+        ...     "trainer": {"stepz": 100},
+        ... }
+        >>> try:
+        ...     structure_config(bad, regs)
+        ... except ConfigError as err:
+        ...     print(isinstance(err, ValueError), len(err.lines))
+        ...     print(err)
+        True 2
+        invalid config (2 problems):
+          unknown sampler 'langevn' (did you mean 'langevin'?); available: ... @ $.sampler
+          unknown key(s) ['stepz'] @ $.trainer
+    """
 
     def __init__(self, lines: Sequence[str]) -> None:
         self.lines = list(lines)
@@ -237,7 +312,29 @@ def _role_of(base: type) -> str:
 
 
 def make_converter(regs: Registries) -> cattrs.Converter:
-    """A strict converter whose role fields dispatch on ``name`` through ``regs`` at call time."""
+    """A strict converter whose role fields dispatch on ``name`` through ``regs`` at call time.
+
+    Integers, floats and booleans are not coerced from one another (``true`` is not a number, ``1.5`` is
+    not an integer); unknown keys are errors. Most callers want :func:`structure_config` and
+    :func:`unstructure_config`, which wrap it and format its errors.
+
+    Arguments:
+        regs: the registries that map each role's ``name`` to its config class.
+
+    Returns:
+        A ``cattrs.Converter`` that structures ``{"name": ..., **fields}`` mappings into component configs
+        and unstructures them back, ``name`` included.
+
+    Examples:
+        >>> from ebmcore import PluginHost, SamplerConfig
+        >>> from ebmcore.config import make_converter
+        >>> conv = make_converter(PluginHost(load_entrypoints=False).registries())
+        >>> cfg = conv.structure({"name": "langevin", "n_steps": 5}, SamplerConfig)
+        >>> type(cfg).__name__, cfg.n_steps
+        ('LangevinSamplerConfig', 5)
+        >>> conv.unstructure(cfg)["name"]
+        'langevin'
+    """
     conv = cattrs.Converter(forbid_extra_keys=True)
     conv.register_structure_hook(int, _strict_int)
     conv.register_structure_hook(float, _strict_float)
@@ -294,6 +391,36 @@ def structure_config(data: Mapping[str, Any], regs: Registries, cls: type = RunC
     """Structure a mapping as ``cls`` (a :class:`RunConfig` by default); raise :class:`ConfigError`.
 
     Every problem is reported at once, as ``message @ $.path``.
+
+    Arguments:
+        data: the plain config (as read from a file), each role a mapping with a ``name`` key.
+        regs: the registries that resolve each role's ``name``.
+        cls: the class to structure ``data`` as (e.g. :class:`TrainerConfig` for one section).
+
+    Returns:
+        An instance of ``cls`` (a :class:`RunConfig` by default) with every component config structured as
+        its registered class.
+
+    Examples:
+        >>> from ebmcore import ConfigError, PluginHost, TrainerConfig, structure_config
+        >>> regs = PluginHost(load_entrypoints=False).registries()
+        >>> cfg = structure_config({
+        ...     "data": {"name": "moons"},
+        ...     "energy": {"name": "mlp", "hidden": [16, 16]},
+        ...     "initializer": {"name": "uniform"},
+        ...     "sampler": {"name": "mala", "step_size": 0.01},
+        ...     "objective": {"name": "contrastive_divergence", "alpha": 0.1},
+        ... }, regs)
+        >>> cfg.energy.hidden, type(cfg.sampler).__name__, cfg.objective.alpha
+        ((16, 16), 'MALASamplerConfig', 0.1)
+        >>> structure_config({"steps": "10", "batch_size": 32}, regs, TrainerConfig).steps
+        10
+        >>> structure_config({"steps": 1.5, "autocast": "yes"}, regs, TrainerConfig)
+        Traceback (most recent call last):
+        ...
+        ebmcore.config.ConfigError: invalid config (2 problems):
+          expected an integer, got 1.5 @ $.steps
+          expected true or false, got 'yes' @ $.autocast
     """
     conv = make_converter(regs)
     try:
@@ -305,7 +432,31 @@ def structure_config(data: Mapping[str, Any], regs: Registries, cls: type = RunC
 
 
 def unstructure_config(cfg: Any, regs: Registries) -> dict[str, Any]:
-    """The plain-dict form of a config (JSON-able), with every component's ``name``."""
+    """The plain-dict form of a config (JSON-able), with every component's ``name``.
+
+    Arguments:
+        cfg: a :class:`RunConfig` (or any config class, e.g. one component's config).
+        regs: the registries that give each component config its ``name``.
+
+    Returns:
+        A plain ``dict`` that :func:`structure_config` turns back into an equal config.
+
+    Examples:
+        >>> from ebmcore import PluginHost, structure_config, unstructure_config
+        >>> regs = PluginHost(load_entrypoints=False).registries()
+        >>> cfg = structure_config({
+        ...     "data": {"name": "8gaussians"},
+        ...     "energy": {"name": "mlp", "hidden": [16]},
+        ...     "initializer": {"name": "gaussian", "std": 2.0},
+        ...     "sampler": {"name": "langevin"},
+        ...     "objective": {"name": "contrastive_divergence"},
+        ... }, regs)
+        >>> plain = unstructure_config(cfg, regs)
+        >>> plain["initializer"]
+        {'name': 'gaussian', 'mean': 0.0, 'std': 2.0}
+        >>> structure_config(plain, regs) == cfg
+        True
+    """
     out: dict[str, Any] = make_converter(regs).unstructure(cfg)
     return out
 
@@ -314,7 +465,29 @@ def unstructure_config(cfg: Any, regs: Registries) -> dict[str, Any]:
 
 
 def read_config_file(path: str | pathlib.Path) -> dict[str, Any]:
-    """Read a TOML, YAML or JSON config file into a dict (by extension)."""
+    """Read a TOML, YAML or JSON config file into a dict (by extension).
+
+    Arguments:
+        path: a ``.toml``, ``.yaml``/``.yml`` or ``.json`` file holding a mapping.
+
+    Returns:
+        The file's top-level mapping as a plain ``dict`` (not yet validated: see :func:`structure_config`).
+        A missing, unreadable or non-mapping file raises :class:`ConfigError`.
+
+    Examples:
+        >>> import pathlib, tempfile
+        >>> from ebmcore import ConfigError, read_config_file
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     path = pathlib.Path(tmp) / "run.toml"
+        ...     _ = path.write_text('sampler = { name = "langevin", n_steps = 10 }')
+        ...     print(read_config_file(path))
+        ...     try:
+        ...         read_config_file(path.with_suffix(".ini"))
+        ...     except ConfigError as err:
+        ...         print(err.lines)
+        {'sampler': {'name': 'langevin', 'n_steps': 10}}
+        ["config file not found: '.../run.ini' @ $"]
+    """
     p = pathlib.Path(path)
     if not p.is_file():
         raise ConfigError([f"config file not found: {str(p)!r} @ $"])
@@ -356,6 +529,27 @@ def apply_overrides(data: Mapping[str, Any], overrides: Sequence[str]) -> dict[s
 
     ``trainer.steps=2000 sampler.step_size=0.01 energy.hidden=[64,64]``. Setting a role's ``name`` keeps
     the other keys, so switching component may need the keys of the new one.
+
+    Arguments:
+        data: the config as a plain mapping; it is not modified.
+        overrides: ``dotted.path=value`` strings, applied in order; missing intermediate mappings are created.
+
+    Returns:
+        A new config dict with the overrides applied. Malformed overrides raise :class:`ConfigError`, all
+        of them reported at once.
+
+    Examples:
+        >>> from ebmcore import apply_overrides
+        >>> base = {"sampler": {"name": "langevin", "n_steps": 20}}
+        >>> apply_overrides(base, ["sampler.n_steps=5", "energy.hidden=[64,64]", "trainer.autocast=true"])
+        {'sampler': {'name': 'langevin', 'n_steps': 5}, 'energy': {'hidden': [64, 64]}, 'trainer': {'autocast': True}}
+        >>> base["sampler"]["n_steps"]  # the input is left as it was
+        20
+        >>> apply_overrides(base, ["sampler.n_steps"])
+        Traceback (most recent call last):
+        ...
+        ebmcore.config.ConfigError: invalid config (1 problem):
+          override 'sampler.n_steps' is not of the form dotted.path=value @ $
     """
     out: dict[str, Any] = json.loads(json.dumps(data))  # deep copy of plain data
     problems = []

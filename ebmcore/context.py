@@ -31,6 +31,21 @@ class BuildContext:
         dataset: the training data (used by the data initializer), or ``None``.
         energy, initializer, sampler: the parts built so far.
         build_objective: builds a nested objective config (used by composite objectives).
+
+    Examples:
+        >>> import torch
+        >>> from ebmcore import BuildContext, PluginHost
+        >>> from ebmcore.components.energies import MLPEnergyConfig
+        >>> ctx = BuildContext.for_shape((2,), dtype=torch.float64)  # by hand; ebmcore.build fills one per run
+        >>> ctx.device, ctx.event_shape, ctx.num_classes, ctx.energy
+        (device(type='cpu'), (2,), None, None)
+        >>> regs = PluginHost(load_entrypoints=False).registries()
+        >>> cfg = MLPEnergyConfig(hidden=(16,))
+        >>> energy = regs.energy.for_config(cfg).factory(cfg, ctx)
+        >>> energy.event_shape, {p.dtype for p in energy.parameters()}
+        ((2,), {torch.float64})
+        >>> tuple(energy(torch.zeros(3, 2, dtype=torch.float64)).shape)
+        (3,)
     """
 
     device: torch.device

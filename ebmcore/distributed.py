@@ -28,15 +28,41 @@ __all__ = ["all_ranks_true", "average_gradients", "barrier", "init_from_env", "r
 
 
 def world() -> tuple[int, int]:
-    """``(rank, world_size)``; ``(0, 1)`` when no process group is initialised."""
+    """This process's rank and the number of processes.
+
+    Returns:
+        ``(rank, world_size)``; ``(0, 1)`` when no process group is initialised.
+
+    Examples:
+        >>> from ebmcore.distributed import world
+        >>> world()  # a plain single process
+        (0, 1)
+    """
     if dist.is_available() and dist.is_initialized():
         return dist.get_rank(), dist.get_world_size()
     return 0, 1
 
 
 def init_from_env(device: torch.device | str = "cpu") -> bool:
-    """Join the process group described by ``torchrun``'s environment (``WORLD_SIZE`` > 1); returns whether
-    training is distributed. A no-op in a plain single process."""
+    """Join the process group described by ``torchrun``'s environment (``WORLD_SIZE`` > 1).
+
+    Uses NCCL when ``device`` is CUDA (after selecting ``LOCAL_RANK``'s GPU), gloo otherwise. A no-op in a
+    plain single process, and when the group is already initialised.
+
+    Arguments:
+        device: the run's device; picks the backend.
+
+    Returns:
+        Whether training is distributed.
+
+    Examples:
+        >>> import os
+        >>> from unittest import mock
+        >>> from ebmcore.distributed import init_from_env
+        >>> with mock.patch.dict(os.environ, {"WORLD_SIZE": "1"}):  # what a plain process (or torchrun -n 1) has
+        ...     init_from_env("cpu")
+        False
+    """
     if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or not dist.is_available():
         return False
     if not dist.is_initialized():
@@ -48,7 +74,20 @@ def init_from_env(device: torch.device | str = "cpu") -> bool:
 
 
 def rank_seed(seed: int, rank: int) -> int:
-    """The seed of rank ``rank``'s random draws (rank 0 keeps ``seed``), within torch's seed range."""
+    """The seed of rank ``rank``'s random draws (rank 0 keeps ``seed``), within torch's seed range.
+
+    Arguments:
+        seed: the run's seed.
+        rank: the process's rank.
+
+    Returns:
+        ``(seed + 1_000_003 * rank) % 2**63``.
+
+    Examples:
+        >>> from ebmcore.distributed import rank_seed
+        >>> [rank_seed(7, rank) for rank in range(3)]
+        [7, 1000010, 2000013]
+    """
     return (seed + 1_000_003 * rank) % (2**63)
 
 
@@ -56,7 +95,22 @@ def average_gradients(params: list[nn.Parameter]) -> None:
     """Replace each parameter's ``.grad`` by its mean over ranks, in one flat all-reduce. A parameter that no
     rank's loss reached keeps ``grad = None`` (as in a single process, so the optimiser skips it); one that
     only some ranks reached counts as zero on the others. Every rank must call this with the same
-    parameters in the same order."""
+    parameters in the same order.
+
+    Arguments:
+        params: the group's parameters, after the backward pass.
+
+    Examples:
+        In a single process (world size 1) the gradients are left as they are:
+
+        >>> import torch
+        >>> from ebmcore.distributed import average_gradients
+        >>> w, unused = torch.nn.Parameter(torch.zeros(2)), torch.nn.Parameter(torch.zeros(1))
+        >>> w.grad = torch.tensor([1.0, -2.0])
+        >>> average_gradients([w, unused])
+        >>> w.grad, unused.grad
+        (tensor([ 1., -2.]), None)
+    """
     _, size = world()
     if size == 1 or not params:
         return
@@ -77,7 +131,21 @@ def average_gradients(params: list[nn.Parameter]) -> None:
 
 
 def all_ranks_true(flag: bool, device: torch.device) -> bool:
-    """``flag`` and-ed over all ranks (one small all-reduce; just ``flag`` in a single process)."""
+    """``flag`` and-ed over all ranks (one small all-reduce; just ``flag`` in a single process).
+
+    Arguments:
+        flag: this rank's answer (e.g. "every loss is finite").
+        device: where the all-reduce tensor lives (the run's device; CUDA for NCCL).
+
+    Returns:
+        ``True`` only when every rank passed ``True``.
+
+    Examples:
+        >>> import torch
+        >>> from ebmcore.distributed import all_ranks_true
+        >>> all_ranks_true(True, torch.device("cpu")), all_ranks_true(False, torch.device("cpu"))
+        (True, False)
+    """
     _, size = world()
     if size == 1:
         return flag
@@ -87,6 +155,14 @@ def all_ranks_true(flag: bool, device: torch.device) -> bool:
 
 
 def barrier() -> None:
+    """Wait until every rank reaches this point; a no-op in a single process.
+
+    Examples:
+        >>> from ebmcore.distributed import barrier, world
+        >>> barrier()  # world size 1: returns at once
+        >>> world()
+        (0, 1)
+    """
     if world()[1] > 1:
         dist.barrier()
 

@@ -17,6 +17,22 @@ class EMA:
     Arguments:
         params: ``name -> parameter`` (names as in the run's ``state_dict``).
         decay: EMA decay ``d`` in (0, 1).
+
+    Examples:
+        >>> import torch
+        >>> from ebmcore.ema import EMA
+        >>> layer = torch.nn.Linear(1, 1, bias=False)
+        >>> _ = torch.nn.init.zeros_(layer.weight)
+        >>> ema = EMA(dict(layer.named_parameters()), decay=0.9)
+        >>> _ = torch.nn.init.ones_(layer.weight)  # a training step moves the weight from 0 to 1
+        >>> ema.update()  # shadow = 0.9 * 0 + 0.1 * 1
+        >>> round(ema.shadow["weight"].item(), 4)
+        0.1
+        >>> with ema.applied():  # sample or evaluate with the EMA weights
+        ...     print(round(layer.weight.item(), 4))
+        0.1
+        >>> layer.weight.item(), list(ema.state_dict())  # the training weights are back
+        (1.0, ['weight'])
     """
 
     def __init__(self, params: Mapping[str, nn.Parameter], decay: float) -> None:

@@ -23,6 +23,29 @@ def generate(exp: Experiment, n: int, *, seed: int = 0) -> SampleResult:
 
     Seeded by ``seed`` inside :func:`torch.random.fork_rng`, so generating during training never changes
     the training trajectory. Class-conditional energies get labels ``0..K-1`` in turn.
+
+    Arguments:
+        exp: the built run.
+        n: number of samples.
+        seed: seed of the draw.
+
+    Returns:
+        The sampler's :class:`~ebmcore.SampleResult`: ``x`` ``(n, *event_shape)``, evaluation counts, stats.
+
+    Examples:
+        >>> import torch
+        >>> from ebmcore import PluginHost, build
+        >>> from ebmcore.evaluation import generate
+        >>> regs = PluginHost(load_entrypoints=False).registries()
+        >>> exp = build({"data": {"name": "8gaussians", "n_train": 256}, "energy": {"name": "mlp", "hidden": [16]},
+        ...              "initializer": {"name": "gaussian"}, "sampler": {"name": "langevin", "n_steps": 2},
+        ...              "objective": {"name": "contrastive_divergence"}, "device": "cpu"}, regs=regs)
+        >>> rng = torch.get_rng_state()
+        >>> result = generate(exp, 8, seed=1)
+        >>> tuple(result.x.shape), result.n_grad_evals
+        ((8, 2), 2)
+        >>> torch.equal(generate(exp, 8, seed=1).x, result.x), torch.equal(torch.get_rng_state(), rng)
+        (True, True)
     """
     device = next(iter(exp.state_dict().values())).device
     cond: dict[str, Tensor] = {}
@@ -36,7 +59,33 @@ def generate(exp: Experiment, n: int, *, seed: int = 0) -> SampleResult:
 
 
 def evaluate(exp: Experiment, n: int, *, seed: int = 0) -> dict[str, float]:
-    """Metrics of ``n`` generated samples against the run's data set (see :mod:`ebmcore.metrics`)."""
+    """Metrics of ``n`` generated samples against the run's data set (see :mod:`ebmcore.metrics`).
+
+    The samples come from :func:`generate`; :func:`~ebmcore.metrics.evaluate_samples` scores them (with the
+    model's energy for the grid metrics when the objective gives it a density). The sampler's costs and
+    statistics are added as ``sampler/...``.
+
+    Arguments:
+        exp: the built run.
+        n: number of samples.
+        seed: seed of the draw and of the metrics' subsampling.
+
+    Returns:
+        ``{metric name: float}``.
+
+    Examples:
+        >>> from ebmcore import PluginHost, build
+        >>> from ebmcore.evaluation import evaluate
+        >>> regs = PluginHost(load_entrypoints=False).registries()
+        >>> exp = build({"data": {"name": "8gaussians", "n_train": 256}, "energy": {"name": "mlp", "hidden": [16]},
+        ...              "initializer": {"name": "gaussian"}, "sampler": {"name": "langevin", "n_steps": 2},
+        ...              "objective": {"name": "contrastive_divergence"}, "device": "cpu"}, regs=regs)
+        >>> metrics = evaluate(exp, 64)
+        >>> {"mmd2", "modes_covered", "nll_grid", "sampler/grad_evals_per_sample"} <= set(metrics)
+        True
+        >>> metrics["n_evaluated"], metrics["sampler/grad_evals_per_sample"]
+        (64.0, 2.0)
+    """
     from ebmcore.metrics import evaluate_samples
 
     result = generate(exp, n, seed=seed)
@@ -63,6 +112,41 @@ def load_experiment(
 
     ``overrides`` (``dotted.path=value``) change the stored config before building, e.g. to evaluate the
     same weights with another sampler setting (``sampler.n_steps=100``).
+
+    Arguments:
+        path: a run, ``checkpoints`` or ``step-*`` directory.
+        regs: the registries to build with.
+        use_ema: load the EMA weights where the checkpoint has them.
+        device: build on this device instead of the stored one.
+        overrides: ``dotted.path=value`` changes of the stored config.
+
+    Returns:
+        ``(experiment, checkpoint)``: the rebuilt :class:`~ebmcore.Experiment` with the weights loaded, and
+        the :class:`~ebmcore.checkpoint.Checkpoint`.
+
+    Raises:
+        CheckpointError: no checkpoint, a component whose plugin is not installed, or weights that do not
+            fit the built components.
+
+    Examples:
+        >>> import tempfile, torch
+        >>> from ebmcore import PluginHost, build
+        >>> from ebmcore.evaluation import load_experiment
+        >>> from ebmcore.trainer import Trainer
+        >>> regs = PluginHost(load_entrypoints=False).registries()
+        >>> config = {"data": {"name": "8gaussians", "n_train": 256}, "energy": {"name": "mlp", "hidden": [16]},
+        ...           "initializer": {"name": "gaussian"}, "sampler": {"name": "langevin", "n_steps": 2},
+        ...           "objective": {"name": "contrastive_divergence"},
+        ...           "trainer": {"steps": 2, "batch_size": 32}, "device": "cpu"}
+        >>> with tempfile.TemporaryDirectory() as run_dir:
+        ...     trainer = Trainer(build(config, regs=regs), run_dir, regs=regs, progress=False)
+        ...     _ = trainer.fit()
+        ...     exp, ckpt = load_experiment(run_dir, regs=regs, overrides=["sampler.n_steps=5"])
+        >>> ckpt.step, exp.sampler.n_steps
+        (2, 5)
+        >>> trained = trainer.exp.state_dict()
+        >>> all(torch.equal(v, trained[k]) for k, v in exp.state_dict().items())
+        True
     """
     from ebmcore.checkpoint import check_components_installed, load_model_state
 

@@ -44,7 +44,24 @@ log = logging.getLogger("ebmcore.trainer")
 
 
 class TrainingDiverged(RuntimeError):
-    """A loss, metric or gradient became NaN/inf; names the step, the quantity and the last good checkpoint."""
+    """A loss, metric or gradient became NaN/inf; names the step, the quantity and the last good checkpoint.
+
+    Arguments:
+        step: the step at which the non-finite value appeared (for a refused update, the step it would have
+            completed).
+        quantity: what was non-finite, e.g. ``"loss[energy]"``, ``"grad_norm[energy]"`` or ``"weights"``.
+        value: the offending value (``nan`` or ``inf``).
+        checkpoint: the last good checkpoint, or ``None`` when none was written.
+
+    Examples:
+        >>> import pathlib
+        >>> from ebmcore.trainer import TrainingDiverged
+        >>> err = TrainingDiverged(7, "loss[energy]", float("nan"), pathlib.Path("run/checkpoints/step-0000004"))
+        >>> err.step, err.quantity, err.checkpoint.name, isinstance(err, RuntimeError)
+        (7, 'loss[energy]', 'step-0000004', True)
+        >>> print(err)
+        training diverged at step 7: loss[energy] = nan; last good checkpoint: run/checkpoints/step-0000004. The update was not applied. ...
+    """
 
     def __init__(self, step: int, quantity: str, value: float, checkpoint: pathlib.Path | None) -> None:
         self.step, self.quantity, self.value, self.checkpoint = step, quantity, value, checkpoint
@@ -56,6 +73,29 @@ class TrainingDiverged(RuntimeError):
 
 
 def make_optimizer(cfg: OptimizerConfig, params: list[nn.Parameter]) -> torch.optim.Optimizer:
+    """The torch optimizer an :class:`~ebmcore.OptimizerConfig` describes, over one group's parameters.
+
+    ``adam`` and ``adamw`` use ``lr``, ``betas``, ``weight_decay``; ``sgd`` uses ``lr``, ``momentum``,
+    ``weight_decay``. The schedule is applied by the trainer (see :func:`make_schedule`).
+
+    Arguments:
+        cfg: the group's optimizer config.
+        params: the group's parameters.
+
+    Returns:
+        A ``torch.optim.Adam``, ``AdamW`` or ``SGD``.
+
+    Examples:
+        >>> import torch
+        >>> from ebmcore import OptimizerConfig
+        >>> from ebmcore.trainer import make_optimizer
+        >>> net = torch.nn.Linear(2, 1)
+        >>> opt = make_optimizer(OptimizerConfig(name="sgd", lr=0.1, momentum=0.9), list(net.parameters()))
+        >>> type(opt).__name__, opt.param_groups[0]["lr"], opt.param_groups[0]["momentum"]
+        ('SGD', 0.1, 0.9)
+        >>> type(make_optimizer(OptimizerConfig(name="adamw", weight_decay=0.01), list(net.parameters()))).__name__
+        'AdamW'
+    """
     if cfg.name == "adam":
         return torch.optim.Adam(params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
     if cfg.name == "adamw":
@@ -69,6 +109,20 @@ def make_schedule(cfg: OptimizerConfig, total_steps: int) -> Callable[[int], flo
     Linear warm-up over ``warmup_steps`` updates, then ``constant``, or ``cosine``/``linear`` decay that
     reaches ``min_lr_ratio`` at the last step (``total_steps - 1``). The clock is the trainer's global
     step, so a group stepped only on some steps (alternating schemes) follows the same schedule.
+
+    Arguments:
+        cfg: the group's optimizer config (``warmup_steps``, ``schedule``, ``min_lr_ratio``, ``step_at``).
+        total_steps: the run's number of steps (``trainer.steps``).
+
+    Returns:
+        ``factor(step) -> float``, the multiplier of ``cfg.lr`` at 0-based ``step``.
+
+    Examples:
+        >>> from ebmcore import OptimizerConfig
+        >>> from ebmcore.trainer import make_schedule
+        >>> factor = make_schedule(OptimizerConfig(warmup_steps=2, schedule="cosine", min_lr_ratio=0.1), 10)
+        >>> [round(factor(step), 3) for step in range(10)]
+        [0.5, 1.0, 1.0, 0.955, 0.831, 0.65, 0.45, 0.269, 0.145, 0.1]
     """
 
     def factor(step: int) -> float:
@@ -144,6 +198,34 @@ class Trainer:
         run_dir: output directory (``metrics.jsonl``, ``samples-*.png``, ``checkpoints/``).
         regs: registries used to serialise the config into checkpoints.
         progress: show a tqdm bar (``None``: only on a terminal).
+
+    Raises:
+        ValueError: the experiment was not built from a run config, or the trainable groups do not fit
+            ``trainer.groups``.
+
+    Examples:
+        A 2-step run of a tiny config, then resumed from its checkpoint for one more step:
+
+        >>> import tempfile
+        >>> from ebmcore import PluginHost, build
+        >>> from ebmcore.trainer import Trainer
+        >>> regs = PluginHost(load_entrypoints=False).registries()
+        >>> config = {"data": {"name": "8gaussians", "n_train": 256}, "energy": {"name": "mlp", "hidden": [16]},
+        ...           "initializer": {"name": "gaussian"}, "sampler": {"name": "langevin", "n_steps": 2},
+        ...           "objective": {"name": "contrastive_divergence"},
+        ...           "trainer": {"steps": 2, "batch_size": 32}, "device": "cpu"}
+        >>> with tempfile.TemporaryDirectory() as run_dir:
+        ...     trainer = Trainer(build(config, regs=regs), run_dir, regs=regs, progress=False)
+        ...     last = trainer.fit()
+        ...     print(trainer.step, trainer.last_checkpoint.name, sorted(p.name for p in trainer.run_dir.iterdir()))
+        ...     resumed = Trainer.resume(run_dir, regs=regs, overrides=["trainer.steps=3"], progress=False)
+        ...     print(resumed.step, end=" -> ")
+        ...     _ = resumed.fit()
+        ...     print(resumed.step)
+        2 step-0000002 ['checkpoints', 'metrics.jsonl']
+        2 -> 3
+        >>> sorted(k for k in last if k.startswith(("loss/", "lr/")))
+        ['loss/energy', 'lr/energy']
     """
 
     def __init__(

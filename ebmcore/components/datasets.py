@@ -20,7 +20,12 @@ __all__ = ["DATASETS"]
 
 @attrs.frozen(kw_only=True)
 class _ToyConfig(DatasetConfig):
-    """Common fields of toy sets: sizes of the fixed training and test draws."""
+    """Common fields of toy sets: sizes of the fixed training and test draws.
+
+    Attributes:
+        n_train: number of training points (drawn once, from the run's seed).
+        n_test: number of held-out points used by evaluation (0: evaluate against the training draw).
+    """
 
     n_train: int = attrs.field(default=50_000, validator=v.ge(1))
     n_test: int = attrs.field(default=5_000, validator=v.ge(0))
@@ -28,7 +33,12 @@ class _ToyConfig(DatasetConfig):
 
 @attrs.frozen(kw_only=True)
 class EightGaussiansConfig(_ToyConfig):
-    """8 Gaussians on a circle. Defaults are FFJORD's (radius 4/√2, std 0.5/√2); CDRL/GEBM use 2 and 0.15."""
+    """8 Gaussians on a circle. Defaults are FFJORD's (radius 4/√2, std 0.5/√2); CDRL/GEBM use 2 and 0.15.
+
+    Attributes:
+        radius: distance of the 8 equally weighted centres from the origin.
+        std: standard deviation of each component.
+    """
 
     radius: float = attrs.field(default=4.0 / math.sqrt(2.0), validator=v.gt(0))
     std: float = attrs.field(default=0.5 / math.sqrt(2.0), validator=v.gt(0))
@@ -36,7 +46,12 @@ class EightGaussiansConfig(_ToyConfig):
 
 @attrs.frozen(kw_only=True)
 class TwentyFiveGaussiansConfig(_ToyConfig):
-    """25 Gaussians on the grid ``spacing * {-2..2}²``."""
+    """25 Gaussians on the grid ``spacing * {-2..2}²``.
+
+    Attributes:
+        spacing: distance between neighbouring centres.
+        std: standard deviation of each component.
+    """
 
     spacing: float = attrs.field(default=2.0, validator=v.gt(0))
     std: float = attrs.field(default=0.05, validator=v.gt(0))
@@ -44,7 +59,13 @@ class TwentyFiveGaussiansConfig(_ToyConfig):
 
 @attrs.frozen(kw_only=True)
 class GaussianMixtureConfig(_ToyConfig):
-    """An isotropic 2-D Gaussian mixture with user-given centres, weights (uniform if omitted) and std."""
+    """An isotropic 2-D Gaussian mixture with user-given centres, weights (uniform if omitted) and std.
+
+    Attributes:
+        centers: the component means, ``[[x, y], ...]``.
+        weights: mixture weights (normalised), one per centre; ``None``: uniform.
+        std: standard deviation of every component.
+    """
 
     centers: tuple[tuple[float, float], ...] = attrs.field(validator=v.min_len(1))
     weights: tuple[float, ...] | None = attrs.field(default=None)
@@ -67,7 +88,11 @@ class CheckerboardConfig(_ToyConfig):
 
 @attrs.frozen(kw_only=True)
 class NoisyToyConfig(_ToyConfig):
-    """Base of toy sets with one ``noise`` parameter."""
+    """Base of toy sets with one ``noise`` parameter.
+
+    Attributes:
+        noise: standard deviation of the Gaussian noise added to each point.
+    """
 
     noise: float = attrs.field(default=0.1, validator=v.ge(0))
 
@@ -98,7 +123,11 @@ class SwissRollConfig(NoisyToyConfig):
 
 @attrs.frozen(kw_only=True)
 class CirclesConfig(NoisyToyConfig):
-    """Two concentric circles (make_circles ×3)."""
+    """Two concentric circles (make_circles ×3).
+
+    Attributes:
+        factor: radius of the inner circle relative to the outer one (0 < factor < 1).
+    """
 
     noise: float = attrs.field(default=0.08, validator=v.ge(0))
     factor: float = attrs.field(default=0.5, validator=[v.gt(0), v.lt(1)])
@@ -106,7 +135,14 @@ class CirclesConfig(NoisyToyConfig):
 
 @attrs.frozen(kw_only=True)
 class PinwheelConfig(_ToyConfig):
-    """FFJORD's pinwheel."""
+    """FFJORD's pinwheel.
+
+    Attributes:
+        num_arms: number of arms.
+        radial_std: radial standard deviation of the points before the twist.
+        tangential_std: tangential standard deviation of the points before the twist.
+        rate: how fast the angle grows with the radius (the twist).
+    """
 
     num_arms: int = attrs.field(default=5, validator=v.ge(1))
     radial_std: float = attrs.field(default=0.3, validator=v.ge(0))

@@ -101,8 +101,31 @@ class ConditionEmbedding(nn.Module):
         max_frequency: largest angular frequency :math:`\omega`.
         activation: activation of the time MLP.
 
-    Returns (``forward``):
+    Forward arguments:
+        batch: the batch size ``B``.
+        ref: any tensor on the target device and dtype (the states ``x``).
+        t: ``(B,)`` (or ``(1,)``, broadcast), required when time-conditioned.
+        y: ``(B,)`` long labels; missing means :data:`NULL_LABEL`.
+
+    Forward returns:
         ``c`` of shape ``(B, dim)``, or ``None`` when the module embeds nothing.
+
+    Examples:
+        >>> import torch
+        >>> from ebmcore import NULL_LABEL
+        >>> from ebmcore.components.energies import ConditionEmbedding
+        >>> emb = ConditionEmbedding(8, time_conditioned=True, num_classes=3, fourier_dim=4)
+        >>> sorted(emb.conditions)
+        ['t', 'y']
+        >>> x, t = torch.zeros(5, 2), torch.rand(5)
+        >>> c = emb(5, x, t=t, y=torch.tensor([0, 1, 2, 0, 1]))
+        >>> tuple(c.shape)
+        (5, 8)
+        >>> # a missing label is the learned null (unconditional) embedding
+        >>> torch.allclose(emb(5, x, t=t), emb(5, x, t=t, y=torch.full((5,), NULL_LABEL)))
+        True
+        >>> ConditionEmbedding(8)(5, x) is None  # nothing to embed
+        True
     """
 
     def __init__(
@@ -201,6 +224,20 @@ class MLPEnergyConfig(_ConditionedEnergyConfig):
         spectral_norm: spectral normalisation on the hidden layers (not on the output layer).
         confinement: adds ``confinement * ||x||^2`` to the energy (a weak quadratic well, e.g. 1/72 in the
             NF-MLE notes, so ``exp(-E)`` is normalisable whatever the network does far from the data).
+
+    Examples:
+        >>> from ebmcore.components.energies import MLPEnergyConfig
+        >>> cfg = MLPEnergyConfig(hidden=(16, 16), activation="softplus", num_classes=10)
+        >>> cfg.as_kwargs()["hidden"], cfg.cond_dim
+        ((16, 16), None)
+        >>> MLPEnergyConfig(hidden=(16, 0))
+        Traceback (most recent call last):
+        ...
+        ValueError: 'hidden' must hold positive integers, got (16, 0)
+        >>> MLPEnergyConfig(fourier_dim=3)
+        Traceback (most recent call last):
+        ...
+        ValueError: 'fourier_dim' must be even, got 3
     """
 
     hidden: tuple[int, ...] = attrs.field(default=(128, 128, 128), validator=[v.min_len(1), _all_positive])
@@ -228,6 +265,7 @@ class MLPEnergy(Energy):
         cond_dim: condition embedding width (``None``: ``hidden[0]``).
         fourier_dim, max_frequency: Fourier features of ``t``.
         spectral_norm: spectral normalisation on the hidden layers.
+        confinement: weight of the quadratic well ``confinement * ||x||^2`` added to the energy (0: none).
         device, dtype: where and in what precision to build.
 
     Forward arguments:
@@ -237,6 +275,31 @@ class MLPEnergy(Energy):
 
     Returns:
         Energies ``(B,)`` in the dtype of ``x``.
+
+    Examples:
+        >>> import torch
+        >>> from ebmcore import NULL_LABEL
+        >>> from ebmcore.components.energies import MLPEnergy
+        >>> energy = MLPEnergy((2,), hidden=(16,))
+        >>> tuple(energy(torch.randn(4, 2)).shape)
+        (4,)
+        >>> # class-conditional; NULL_LABEL asks for the unconditional energy
+        >>> cond_energy = MLPEnergy((2,), hidden=(16,), num_classes=3)
+        >>> sorted(cond_energy.conditions)
+        ['y']
+        >>> tuple(cond_energy(torch.randn(4, 2), y=torch.tensor([0, 1, 2, NULL_LABEL])).shape)
+        (4,)
+        >>> # images are flattened internally
+        >>> tuple(MLPEnergy((1, 8, 8), hidden=(16,))(torch.rand(3, 1, 8, 8)).shape)
+        (3,)
+        >>> # the confinement well dominates far from the origin: exp(-E) is normalisable
+        >>> confined = MLPEnergy((2,), hidden=(16,), confinement=0.5)
+        >>> bool(confined(torch.full((1, 2), 100.0)) > 1000.0)
+        True
+        >>> energy(torch.randn(4, 3))
+        Traceback (most recent call last):
+        ...
+        ValueError: MLPEnergy expects inputs of shape (B, *(2,)), got (4, 3)
     """
 
     def __init__(
@@ -300,7 +363,30 @@ class MLPEnergy(Energy):
 
 
 def build_mlp_energy(cfg: MLPEnergyConfig, ctx: BuildContext) -> MLPEnergy:
-    """Build an :class:`MLPEnergy` for ``ctx.event_shape`` on ``ctx.device``/``ctx.dtype``."""
+    """Build an :class:`MLPEnergy` for ``ctx.event_shape`` on ``ctx.device``/``ctx.dtype``.
+
+    Arguments:
+        cfg: the energy's config.
+        ctx: the build context (``event_shape``, ``device``, ``dtype``; ``num_classes`` of the data, which
+            ``cfg.num_classes`` must cover).
+
+    Returns:
+        The energy, mapping ``(B, *ctx.event_shape)`` to ``(B,)``.
+
+    Examples:
+        >>> import torch
+        >>> from ebmcore import BuildContext
+        >>> from ebmcore.components.energies import MLPEnergyConfig, build_mlp_energy
+        >>> ctx = BuildContext.for_shape((2,), dtype=torch.float64)
+        >>> energy = build_mlp_energy(MLPEnergyConfig(hidden=(16,)), ctx)
+        >>> e = energy(torch.zeros(3, 2, dtype=torch.float64))
+        >>> tuple(e.shape), e.dtype
+        ((3,), torch.float64)
+        >>> build_mlp_energy(MLPEnergyConfig(hidden=(16,), num_classes=2), BuildContext.for_shape((2,), num_classes=10))
+        Traceback (most recent call last):
+        ...
+        ValueError: energy num_classes=2 is smaller than the data's 10 classes
+    """
     _check_classes(cfg.num_classes, ctx)
     return MLPEnergy(ctx.event_shape, **cfg.as_kwargs(), device=ctx.device, dtype=ctx.dtype)
 
@@ -329,6 +415,16 @@ class ConvEnergyConfig(_ConditionedEnergyConfig):
         cond_dim: width of the condition embedding (``None``: ``channels[-1]``).
         fourier_dim, max_frequency: Fourier features of ``t``.
         spectral_norm: spectral normalisation on every convolution (not on the output layer).
+
+    Examples:
+        >>> from ebmcore.components.energies import ConvEnergyConfig
+        >>> cfg = ConvEnergyConfig(channels=(8, 16), activation="leaky_relu", time_conditioned=True)
+        >>> cfg.as_kwargs()["channels"], cfg.convs_per_stage
+        ((8, 16), 1)
+        >>> ConvEnergyConfig(channels=())
+        Traceback (most recent call last):
+        ...
+        ValueError: Length of 'channels' must be >= 1: 0
     """
 
     channels: tuple[int, ...] = attrs.field(default=(32, 64, 128), validator=[v.min_len(1), _all_positive])
@@ -368,6 +464,21 @@ class ConvEnergy(Energy):
 
     Returns:
         Energies ``(B,)`` in the dtype of ``x``.
+
+    Examples:
+        >>> import torch
+        >>> from ebmcore.components.energies import ConvEnergy
+        >>> energy = ConvEnergy((1, 8, 8), channels=(4, 8))
+        >>> tuple(energy(torch.rand(2, 1, 8, 8)).shape)
+        (2,)
+        >>> # time-conditioned: t of shape (B,) is required
+        >>> timed = ConvEnergy((3, 16, 16), channels=(4, 8, 8), time_conditioned=True, fourier_dim=8)
+        >>> tuple(timed(torch.rand(2, 3, 16, 16), t=torch.tensor([0.1, 0.9])).shape)
+        (2,)
+        >>> ConvEnergy((2,))
+        Traceback (most recent call last):
+        ...
+        ValueError: ConvEnergy needs an image event shape (C, H, W), got (2,)
     """
 
     def __init__(
@@ -434,6 +545,24 @@ class ConvEnergy(Energy):
 
 
 def build_conv_energy(cfg: ConvEnergyConfig, ctx: BuildContext) -> ConvEnergy:
-    """Build a :class:`ConvEnergy` for ``ctx.event_shape`` (must be ``(C, H, W)``) on ``ctx.device``/``ctx.dtype``."""
+    """Build a :class:`ConvEnergy` for ``ctx.event_shape`` (must be ``(C, H, W)``) on ``ctx.device``/``ctx.dtype``.
+
+    Arguments:
+        cfg: the energy's config.
+        ctx: the build context (``event_shape`` ``(C, H, W)``, ``device``, ``dtype``; ``num_classes`` of
+            the data, which ``cfg.num_classes`` must cover).
+
+    Returns:
+        The energy, mapping ``(B, C, H, W)`` to ``(B,)``.
+
+    Examples:
+        >>> import torch
+        >>> from ebmcore import BuildContext
+        >>> from ebmcore.components.energies import ConvEnergyConfig, build_conv_energy
+        >>> ctx = BuildContext.for_shape((1, 8, 8), num_classes=10)
+        >>> energy = build_conv_energy(ConvEnergyConfig(channels=(4, 8), num_classes=10), ctx)
+        >>> tuple(energy(torch.rand(3, 1, 8, 8), y=torch.tensor([0, 5, 9])).shape)
+        (3,)
+    """
     _check_classes(cfg.num_classes, ctx)
     return ConvEnergy(ctx.event_shape, **cfg.as_kwargs(), device=ctx.device, dtype=ctx.dtype)

@@ -86,6 +86,15 @@ class GaussianInitializerConfig(InitializerConfig):
     Attributes:
         mean: mean of every coordinate.
         std: standard deviation of every coordinate.
+
+    Examples:
+        >>> from ebmcore.components.initializers import GaussianInitializerConfig
+        >>> GaussianInitializerConfig(std=2.0).as_kwargs()
+        {'mean': 0.0, 'std': 2.0}
+        >>> GaussianInitializerConfig(std=0.0)
+        Traceback (most recent call last):
+        ...
+        ValueError: 'std' must be > 0: 0.0
     """
 
     mean: float = 0.0
@@ -95,13 +104,29 @@ class GaussianInitializerConfig(InitializerConfig):
 class GaussianInitializer(_AnchoredInitializer):
     r"""Independent Gaussian starts, :math:`x_0 \sim \mathcal N(\mu, \sigma^2 I)`.
 
+    ``init(n, cond)`` returns ``(n, *event_shape)``; ``cond`` is ignored. It is also a
+    :class:`~ebmcore.abstract.DensityInitializer` (``log_prob``, ``sample_with_log_prob``).
+
     Arguments:
         event_shape: shape of one sample.
         mean: :math:`\mu`.
         std: :math:`\sigma > 0`.
         device, dtype: where and in what precision to draw.
 
-    ``init(n, cond)`` returns ``(n, *event_shape)``; ``cond`` is ignored.
+    Examples:
+        >>> import math
+        >>> import torch
+        >>> from ebmcore.components.initializers import GaussianInitializer
+        >>> init = GaussianInitializer((2,), mean=1.0, std=0.5)
+        >>> x = init.init(4096)
+        >>> tuple(x.shape), x.dtype
+        ((4096, 2), torch.float32)
+        >>> bool((x.mean() - 1.0).abs() < 0.05), bool((x.std() - 0.5).abs() < 0.05)
+        (True, True)
+        >>> # log-density at the mean: -d * (log(std) + log(2 pi) / 2) with d = 2
+        >>> lp = init.log_prob(torch.ones(1, 2))
+        >>> math.isclose(float(lp), -2 * (math.log(0.5) + 0.5 * math.log(2 * math.pi)), rel_tol=1e-6)
+        True
     """
 
     def __init__(
@@ -143,7 +168,24 @@ class GaussianInitializer(_AnchoredInitializer):
 
 
 def build_gaussian_initializer(cfg: GaussianInitializerConfig, ctx: BuildContext) -> GaussianInitializer:
-    """Build a :class:`GaussianInitializer` for ``ctx.event_shape`` on ``ctx.device``/``ctx.dtype``."""
+    """Build a :class:`GaussianInitializer` for ``ctx.event_shape`` on ``ctx.device``/``ctx.dtype``.
+
+    Arguments:
+        cfg: the initializer's config.
+        ctx: the build context (``event_shape``, ``device``, ``dtype``).
+
+    Returns:
+        The initializer; ``init(n)`` gives ``(n, *ctx.event_shape)``.
+
+    Examples:
+        >>> import torch
+        >>> from ebmcore import BuildContext
+        >>> from ebmcore.components.initializers import GaussianInitializerConfig, build_gaussian_initializer
+        >>> ctx = BuildContext.for_shape((1, 8, 8), dtype=torch.float64)
+        >>> x = build_gaussian_initializer(GaussianInitializerConfig(), ctx).init(3)
+        >>> tuple(x.shape), x.dtype
+        ((3, 1, 8, 8), torch.float64)
+    """
     return GaussianInitializer(ctx.event_shape, **cfg.as_kwargs(), device=ctx.device, dtype=ctx.dtype)
 
 
@@ -153,6 +195,15 @@ class UniformInitializerConfig(InitializerConfig):
 
     Attributes:
         low, high: bounds of every coordinate (``low < high``).
+
+    Examples:
+        >>> from ebmcore.components.initializers import UniformInitializerConfig
+        >>> UniformInitializerConfig(low=0.0, high=2.0).as_kwargs()
+        {'low': 0.0, 'high': 2.0}
+        >>> UniformInitializerConfig(low=1.0, high=0.0)
+        Traceback (most recent call last):
+        ...
+        ValueError: need low < high, got low=1.0, high=0.0
     """
 
     low: float = -1.0
@@ -166,12 +217,21 @@ class UniformInitializerConfig(InitializerConfig):
 class UniformInitializer(_AnchoredInitializer):
     r"""Independent uniform starts, :math:`x_0 \sim \mathcal U[\mathrm{low}, \mathrm{high}]^{d}`.
 
+    ``init(n, cond)`` returns ``(n, *event_shape)``; ``cond`` is ignored.
+
     Arguments:
         event_shape: shape of one sample.
         low, high: bounds.
         device, dtype: where and in what precision to draw.
 
-    ``init(n, cond)`` returns ``(n, *event_shape)``; ``cond`` is ignored.
+    Examples:
+        >>> import torch
+        >>> from ebmcore.components.initializers import UniformInitializer
+        >>> x = UniformInitializer((2,), low=-2.0, high=2.0).init(1000)
+        >>> tuple(x.shape), bool((x >= -2.0).all() and (x < 2.0).all())
+        ((1000, 2), True)
+        >>> bool(x.mean().abs() < 0.15)  # centred on (low + high) / 2
+        True
     """
 
     def __init__(
@@ -197,7 +257,23 @@ class UniformInitializer(_AnchoredInitializer):
 
 
 def build_uniform_initializer(cfg: UniformInitializerConfig, ctx: BuildContext) -> UniformInitializer:
-    """Build a :class:`UniformInitializer` for ``ctx.event_shape`` on ``ctx.device``/``ctx.dtype``."""
+    """Build a :class:`UniformInitializer` for ``ctx.event_shape`` on ``ctx.device``/``ctx.dtype``.
+
+    Arguments:
+        cfg: the initializer's config.
+        ctx: the build context (``event_shape``, ``device``, ``dtype``).
+
+    Returns:
+        The initializer; ``init(n)`` gives ``(n, *ctx.event_shape)``.
+
+    Examples:
+        >>> from ebmcore import BuildContext
+        >>> from ebmcore.components.initializers import UniformInitializerConfig, build_uniform_initializer
+        >>> init = build_uniform_initializer(UniformInitializerConfig(low=0.0, high=1.0), BuildContext.for_shape((3,)))
+        >>> x = init.init(5)
+        >>> tuple(x.shape), bool((x >= 0.0).all() and (x < 1.0).all())
+        ((5, 3), True)
+    """
     return UniformInitializer(ctx.event_shape, **cfg.as_kwargs(), device=ctx.device, dtype=ctx.dtype)
 
 
@@ -210,6 +286,15 @@ class DataInitializerConfig(InitializerConfig):
 
     Attributes:
         noise_std: standard deviation of Gaussian noise added to the data points (0: exact data).
+
+    Examples:
+        >>> from ebmcore.components.initializers import DataInitializerConfig
+        >>> DataInitializerConfig().noise_std
+        0.0
+        >>> DataInitializerConfig(noise_std=-1.0)
+        Traceback (most recent call last):
+        ...
+        ValueError: 'noise_std' must be >= 0: -1.0
     """
 
     noise_std: float = attrs.field(default=0.0, validator=v.ge(0))
@@ -226,13 +311,26 @@ class DataInitializer(_AnchoredInitializer):
     References:
         Hinton, Neural Computation 2002.
 
+    ``init(n, cond)`` returns ``(n, *event_shape)``; ``cond`` is ignored (the points are drawn regardless
+    of label).
+
     Arguments:
         data: training points ``(N, *event_shape)``.
         noise_std: :math:`\sigma \ge 0`.
         device, dtype: of the returned states.
 
-    ``init(n, cond)`` returns ``(n, *event_shape)``; ``cond`` is ignored (the points are drawn regardless
-    of label).
+    Examples:
+        >>> import torch
+        >>> from ebmcore.components.initializers import DataInitializer
+        >>> data = torch.arange(10.0).reshape(5, 2)  # five training points
+        >>> x = DataInitializer(data, dtype=torch.float64).init(3)
+        >>> tuple(x.shape), x.dtype
+        ((3, 2), torch.float64)
+        >>> all(any(torch.equal(row, d) for d in data.double()) for row in x)  # exact training points
+        True
+        >>> jittered = DataInitializer(data, noise_std=0.1).init(3)
+        >>> all(not any(torch.equal(row, d) for d in data) for row in jittered)
+        True
     """
 
     def __init__(
@@ -263,7 +361,28 @@ class DataInitializer(_AnchoredInitializer):
 
 
 def build_data_initializer(cfg: DataInitializerConfig, ctx: BuildContext) -> DataInitializer:
-    """Build a :class:`DataInitializer` from ``ctx.dataset.x``; an error when the context has no data set."""
+    """Build a :class:`DataInitializer` from ``ctx.dataset.x``; an error when the context has no data set.
+
+    Arguments:
+        cfg: the initializer's config.
+        ctx: the build context; ``ctx.dataset.x`` ``(N, *ctx.event_shape)`` are the starting points.
+
+    Returns:
+        The initializer; ``init(n)`` gives ``(n, *ctx.event_shape)`` on ``ctx.device``/``ctx.dtype``.
+
+    Examples:
+        >>> import torch
+        >>> from ebmcore import BuildContext
+        >>> from ebmcore.data import Dataset
+        >>> from ebmcore.components.initializers import DataInitializerConfig, build_data_initializer
+        >>> ctx = BuildContext.for_shape((2,), dataset=Dataset(x=torch.randn(100, 2)))
+        >>> tuple(build_data_initializer(DataInitializerConfig(noise_std=0.01), ctx).init(8).shape)
+        (8, 2)
+        >>> build_data_initializer(DataInitializerConfig(), BuildContext.for_shape((2,)))
+        Traceback (most recent call last):
+        ...
+        ValueError: the data initializer needs a data set (ctx.dataset is None)
+    """
     if ctx.dataset is None:
         raise ValueError("the data initializer needs a data set (ctx.dataset is None)")
     data = ctx.dataset.x
@@ -285,6 +404,16 @@ class ReplayBufferInitializerConfig(InitializerConfig):
         fresh: fresh-noise distribution, ``uniform`` on ``[-scale, scale]`` or ``gaussian`` with std
             ``scale``.
         scale: scale of the fresh noise.
+
+    Examples:
+        >>> from ebmcore.components.initializers import ReplayBufferInitializerConfig
+        >>> cfg = ReplayBufferInitializerConfig(capacity=1000, fresh="gaussian")
+        >>> cfg.reinit_prob, cfg.scale
+        (0.05, 1.0)
+        >>> ReplayBufferInitializerConfig(reinit_prob=1.5)
+        Traceback (most recent call last):
+        ...
+        ValueError: 'reinit_prob' must be <= 1: 1.5
     """
 
     capacity: int = attrs.field(default=10000, validator=v.ge(1))
@@ -314,6 +443,9 @@ class ReplayBufferInitializer(Initializer):
     generator of the buffer's device, so a seeded run is reproducible and a run restored from
     ``state_dict`` with the same RNG state continues identically. There is no host synchronisation.
 
+    ``init(n, cond)`` returns ``(n, *event_shape)`` (``cond`` ignored); ``observe(x)`` takes the
+    ``(n, *event_shape)`` refined states of the batch last drawn.
+
     References:
         Du & Mordatch, arXiv 1903.08689; Grathwohl et al., arXiv 1912.03263; Tieleman, ICML 2008.
 
@@ -325,11 +457,24 @@ class ReplayBufferInitializer(Initializer):
         scale: noise scale.
         device, dtype: of the buffer and of the returned states.
 
-    ``init(n, cond)`` returns ``(n, *event_shape)`` (``cond`` ignored); ``observe(x)`` takes the
-    ``(n, *event_shape)`` refined states of the batch last drawn.
-
     Attributes:
         last_reinit_fraction: fraction of the last batch that was fresh noise (tensor, not saved).
+
+    Examples:
+        >>> import torch
+        >>> from ebmcore.components.initializers import ReplayBufferInitializer
+        >>> buffer = ReplayBufferInitializer((2,), capacity=4, reinit_prob=0.0)
+        >>> x = buffer.init(4)  # empty slots: fresh uniform noise on [-1, 1]
+        >>> tuple(x.shape), float(buffer.last_reinit_fraction)
+        ((4, 2), 1.0)
+        >>> buffer.observe(x + 10.0)  # the refined states go back into the drawn slots
+        >>> int(buffer.n_filled)
+        4
+        >>> y = buffer.init(4)  # now every slot is filled and reinit_prob is 0: the stored states come back
+        >>> float(buffer.last_reinit_fraction), bool((y > 5.0).all())
+        (0.0, True)
+        >>> sorted(buffer.state_dict())  # the chains are saved in checkpoints
+        ['buffer', 'filled']
     """
 
     buffer: Tensor
@@ -417,5 +562,21 @@ class ReplayBufferInitializer(Initializer):
 
 
 def build_replay_buffer(cfg: ReplayBufferInitializerConfig, ctx: BuildContext) -> ReplayBufferInitializer:
-    """Build a :class:`ReplayBufferInitializer` for ``ctx.event_shape`` on ``ctx.device``/``ctx.dtype``."""
+    """Build a :class:`ReplayBufferInitializer` for ``ctx.event_shape`` on ``ctx.device``/``ctx.dtype``.
+
+    Arguments:
+        cfg: the initializer's config.
+        ctx: the build context (``event_shape``, ``device``, ``dtype``).
+
+    Returns:
+        The replay buffer, holding ``(cfg.capacity, *ctx.event_shape)`` states.
+
+    Examples:
+        >>> from ebmcore import BuildContext
+        >>> from ebmcore.components.initializers import ReplayBufferInitializerConfig, build_replay_buffer
+        >>> cfg = ReplayBufferInitializerConfig(capacity=100, fresh="gaussian")
+        >>> buffer = build_replay_buffer(cfg, BuildContext.for_shape((1, 8, 8)))
+        >>> tuple(buffer.buffer.shape), tuple(buffer.init(16).shape)
+        ((100, 1, 8, 8), (16, 1, 8, 8))
+    """
     return ReplayBufferInitializer(ctx.event_shape, **cfg.as_kwargs(), device=ctx.device, dtype=ctx.dtype)

@@ -176,6 +176,20 @@ class LangevinSamplerConfig(SamplerConfig):
         clip_mode: ``norm`` (per-chain L2 norm at most ``clip_grad``) or ``value`` (each entry in
             ``[-clip_grad, clip_grad]``).
         clamp: clamp states to ``(min, max)`` after every step (images), ``None``: no clamping.
+
+    Examples:
+        >>> from ebmcore.components.samplers import LangevinSamplerConfig
+        >>> cfg = LangevinSamplerConfig(step_size=1.0, noise_scale=0.005, clip_grad=0.03, clamp=(-1.0, 1.0))
+        >>> cfg.n_steps, cfg.clip_mode
+        (20, 'norm')
+        >>> LangevinSamplerConfig(step_size=0.0)
+        Traceback (most recent call last):
+        ...
+        ValueError: 'step_size' must be > 0: 0.0
+        >>> LangevinSamplerConfig(clamp=(1.0, -1.0))
+        Traceback (most recent call last):
+        ...
+        ValueError: 'clamp' must be (min, max) with min < max, got (1.0, -1.0)
     """
 
     step_size: float = attrs.field(default=0.01, validator=v.gt(0))
@@ -212,7 +226,7 @@ class LangevinSampler(_SteppedSampler):
         clip_mode: ``"norm"`` (per chain) or ``"value"`` (per entry).
         clamp: ``(min, max)`` applied after each step, or ``None``.
 
-    ``sample(energy, x0, cond)``:
+    Sample arguments:
         energy: any energy callable ``(B, *event_shape) -> (B,)``.
         x0: starting states ``(B, *event_shape)``.
         cond: conditions passed to ``energy`` as keywords, each ``(B,)``.
@@ -221,6 +235,25 @@ class LangevinSampler(_SteppedSampler):
         :class:`SampleResult` with ``x`` ``(B, *event_shape)`` (detached, dtype/device of ``x0``), stats
         ``step_size`` (float) and ``grad_norm`` (tensor: mean over chains of the per-chain gradient norm at
         the last step, before clipping); ``n_grad_evals = n_energy_evals = n_steps``.
+
+    Examples:
+        >>> import torch
+        >>> from ebmcore.components.samplers import LangevinSampler
+        >>> energy = lambda x: 0.5 * x.pow(2).sum(1)  # standard normal target
+        >>> x0 = torch.full((1024, 2), 3.0)  # every chain starts far from the mode
+        >>> out = LangevinSampler(step_size=0.05, n_steps=100).sample(energy, x0)
+        >>> tuple(out.x.shape), out.n_grad_evals
+        ((1024, 2), 100)
+        >>> # the chains forgot their start: mean ~ 0, variance ~ 1 (ULA's O(step) bias: 1 / (1 - 0.05 / 2))
+        >>> bool(out.x.mean().abs() < 0.15), bool((out.x.var() - 1.0).abs() < 0.25)
+        (True, True)
+        >>> # noise_scale=0 is gradient descent: x_k = (1 - step)^k x_0 on this energy
+        >>> out = LangevinSampler(step_size=0.05, n_steps=20, noise_scale=0.0).sample(energy, x0)
+        >>> torch.allclose(out.x, x0 * 0.95**20)
+        True
+        >>> # the statistic: |grad E(x)| = |x| at the start of the last step, 3 * sqrt(2) * 0.95**19
+        >>> round(float(out.stats["grad_norm"]), 3)
+        1.601
     """
 
     def __init__(
@@ -263,7 +296,25 @@ class LangevinSampler(_SteppedSampler):
 
 
 def build_langevin(cfg: LangevinSamplerConfig, ctx: BuildContext) -> LangevinSampler:
-    """Build a :class:`LangevinSampler` (it holds no tensors; ``ctx`` is not used)."""
+    """Build a :class:`LangevinSampler` (it holds no tensors; ``ctx`` is not used).
+
+    Arguments:
+        cfg: the sampler's config.
+        ctx: the build context (unused).
+
+    Returns:
+        The sampler.
+
+    Examples:
+        >>> import torch
+        >>> from ebmcore import BuildContext
+        >>> from ebmcore.components.samplers import LangevinSamplerConfig, build_langevin
+        >>> cfg = LangevinSamplerConfig(step_size=0.1, n_steps=5, clamp=(-1.0, 1.0))
+        >>> sampler = build_langevin(cfg, BuildContext.for_shape((2,)))
+        >>> out = sampler.sample(lambda x: 0.5 * x.pow(2).sum(1), torch.randn(8, 2) * 3)
+        >>> tuple(out.x.shape), bool(out.x.abs().max() <= 1.0)  # clamped into the box
+        ((8, 2), True)
+    """
     return LangevinSampler(**cfg.as_kwargs())
 
 
@@ -282,6 +333,15 @@ class MALASamplerConfig(SamplerConfig):
             dimension).
         adapt_rate: gain :math:`\gamma` of the log-step update.
         min_step_size, max_step_size: bounds of the adapted step size.
+
+    Examples:
+        >>> from ebmcore.components.samplers import MALASamplerConfig
+        >>> MALASamplerConfig(step_size=0.1, n_steps=10).target_acceptance
+        0.574
+        >>> MALASamplerConfig(step_size=20.0)
+        Traceback (most recent call last):
+        ...
+        ValueError: need min_step_size <= step_size <= max_step_size, got 1e-08 <= 20.0 <= 10.0
     """
 
     step_size: float = attrs.field(default=0.01, validator=v.gt(0))
@@ -336,7 +396,7 @@ class MALASampler(_SteppedSampler):
         min_step_size, max_step_size: bounds of :math:`\eta`.
         device, dtype: of the step-size buffer (kept at least float32).
 
-    ``sample(energy, x0, cond, adapt=None)``:
+    Sample arguments:
         energy: any energy callable. x0: ``(B, *event_shape)``. cond: conditions ``(B,)`` each.
         adapt: override the default adaptation for this call (default: ``adapt`` in train mode only, so
             generation under :func:`~ebmcore.abstract.sampling_mode` never changes the step size).
@@ -345,6 +405,24 @@ class MALASampler(_SteppedSampler):
         :class:`SampleResult` with ``x`` ``(B, *event_shape)``, stats ``acceptance_rate`` (tensor: fraction
         of accepted proposals over all steps and chains) and ``step_size`` (tensor: the step size after the
         call); ``n_grad_evals = n_energy_evals = n_steps + 1``.
+
+    Examples:
+        >>> import torch
+        >>> from ebmcore.components.samplers import MALASampler
+        >>> energy = lambda x: 0.5 * x.pow(2).sum(1)  # standard normal target
+        >>> sampler = MALASampler(step_size=0.5, n_steps=50)
+        >>> x0 = torch.full((1024, 2), 3.0)
+        >>> out = sampler.sample(energy, x0, adapt=False)  # exact chain: the step size stays fixed
+        >>> tuple(out.x.shape), out.n_grad_evals, round(float(sampler.step_size), 3)
+        ((1024, 2), 51, 0.5)
+        >>> bool(out.x.mean().abs() < 0.15), bool((out.x.var() - 1.0).abs() < 0.2)
+        (True, True)
+        >>> 0.0 < float(out.stats["acceptance_rate"]) <= 1.0
+        True
+        >>> # in train mode the step size adapts towards 57.4% acceptance; it grows when acceptance is high
+        >>> out = sampler.sample(energy, out.x)
+        >>> bool(sampler.step_size > 0.5)
+        True
     """
 
     log_step_size: Tensor
@@ -419,7 +497,26 @@ class MALASampler(_SteppedSampler):
 
 
 def build_mala(cfg: MALASamplerConfig, ctx: BuildContext) -> MALASampler:
-    """Build a :class:`MALASampler` with its step-size buffer on ``ctx.device``."""
+    """Build a :class:`MALASampler` with its step-size buffer on ``ctx.device``.
+
+    Arguments:
+        cfg: the sampler's config.
+        ctx: the build context (``device`` and ``dtype`` of the step-size buffer).
+
+    Returns:
+        The sampler.
+
+    Examples:
+        >>> import torch
+        >>> from ebmcore import BuildContext
+        >>> from ebmcore.components.samplers import MALASamplerConfig, build_mala
+        >>> sampler = build_mala(MALASamplerConfig(step_size=0.2, n_steps=5), BuildContext.for_shape((2,)))
+        >>> sampler.log_step_size.device, "log_step_size" in sampler.state_dict()  # saved in checkpoints
+        (device(type='cpu'), True)
+        >>> out = sampler.sample(lambda x: 0.5 * x.pow(2).sum(1), torch.randn(8, 2))
+        >>> tuple(out.x.shape), sorted(out.stats)
+        ((8, 2), ['acceptance_rate', 'step_size'])
+    """
     return MALASampler(**cfg.as_kwargs(), device=ctx.device, dtype=ctx.dtype)
 
 
@@ -435,6 +532,16 @@ class HMCSamplerConfig(SamplerConfig):
         n_leapfrog: leapfrog steps per trajectory :math:`L`.
         n_trajectories: number of trajectories (Metropolis-Hastings steps).
         mass: scalar mass :math:`m` (momentum :math:`p \sim \mathcal N(0, mI)`).
+
+    Examples:
+        >>> from ebmcore.components.samplers import HMCSamplerConfig
+        >>> cfg = HMCSamplerConfig(step_size=0.2, n_leapfrog=5)
+        >>> cfg.n_trajectories * cfg.n_leapfrog + 1  # gradient evaluations per call
+        51
+        >>> HMCSamplerConfig(n_leapfrog=0)
+        Traceback (most recent call last):
+        ...
+        ValueError: 'n_leapfrog' must be >= 1: 0
     """
 
     step_size: float = attrs.field(default=0.1, validator=v.gt(0))
@@ -472,13 +579,26 @@ class HMCSampler(_SteppedSampler):
         n_trajectories: number of trajectories.
         mass: scalar :math:`m`.
 
-    ``sample(energy, x0, cond)``:
+    Sample arguments:
         energy: any energy callable. x0: ``(B, *event_shape)``. cond: conditions ``(B,)`` each.
 
     Returns:
         :class:`SampleResult` with ``x`` ``(B, *event_shape)``, stats ``acceptance_rate`` (tensor, over
         trajectories and chains) and ``step_size`` (float); ``n_grad_evals = n_energy_evals =
         n_trajectories * n_leapfrog + 1``.
+
+    Examples:
+        >>> import torch
+        >>> from ebmcore.components.samplers import HMCSampler
+        >>> energy = lambda x: 0.5 * x.pow(2).sum(1)  # standard normal target
+        >>> sampler = HMCSampler(step_size=0.3, n_leapfrog=5, n_trajectories=20)
+        >>> out = sampler.sample(energy, torch.full((1024, 2), 3.0))
+        >>> tuple(out.x.shape), out.n_grad_evals
+        ((1024, 2), 101)
+        >>> bool(out.x.mean().abs() < 0.15), bool((out.x.var() - 1.0).abs() < 0.2)
+        (True, True)
+        >>> bool(out.stats["acceptance_rate"] > 0.9)  # leapfrog nearly conserves H on a Gaussian
+        True
     """
 
     def __init__(
@@ -526,7 +646,24 @@ class HMCSampler(_SteppedSampler):
 
 
 def build_hmc(cfg: HMCSamplerConfig, ctx: BuildContext) -> HMCSampler:
-    """Build an :class:`HMCSampler` (it holds no tensors; ``ctx`` is not used)."""
+    """Build an :class:`HMCSampler` (it holds no tensors; ``ctx`` is not used).
+
+    Arguments:
+        cfg: the sampler's config.
+        ctx: the build context (unused).
+
+    Returns:
+        The sampler.
+
+    Examples:
+        >>> import torch
+        >>> from ebmcore import BuildContext
+        >>> from ebmcore.components.samplers import HMCSamplerConfig, build_hmc
+        >>> sampler = build_hmc(HMCSamplerConfig(n_leapfrog=3, n_trajectories=2), BuildContext.for_shape((2,)))
+        >>> out = sampler.sample(lambda x: 0.5 * x.pow(2).sum(1), torch.randn(8, 2))
+        >>> tuple(out.x.shape), out.n_grad_evals, out.n_energy_evals
+        ((8, 2), 7, 7)
+    """
     return HMCSampler(**cfg.as_kwargs())
 
 
@@ -540,6 +677,15 @@ class GridSamplerConfig(SamplerConfig):
     Attributes:
         box: ``(lo, hi)`` of both axes.
         n_grid: cells per axis.
+
+    Examples:
+        >>> from ebmcore.components.samplers import GridSamplerConfig
+        >>> GridSamplerConfig(box=(-4.0, 4.0), n_grid=200).box
+        (-4.0, 4.0)
+        >>> GridSamplerConfig(n_grid=1)
+        Traceback (most recent call last):
+        ...
+        ValueError: 'n_grid' must be >= 2: 1
     """
 
     box: tuple[float, float] = attrs.field(default=(-6.0, 6.0), validator=_check_clamp)
@@ -556,6 +702,21 @@ class GridSampler(Sampler):
     Arguments:
         box: ``(lo, hi)`` for both axes.
         n_grid: cells per axis (``n_grid**2`` energy evaluations per call).
+
+    Examples:
+        >>> import torch
+        >>> from ebmcore.components.samplers import GridSampler
+        >>> energy = lambda x: 0.5 * x.pow(2).sum(1)  # standard normal target
+        >>> x0 = torch.zeros(2000, 2)  # only its shape, device and dtype matter
+        >>> out = GridSampler(box=(-5.0, 5.0), n_grid=100).sample(energy, x0)
+        >>> tuple(out.x.shape), out.n_grad_evals
+        ((2000, 2), 0)
+        >>> bool(out.x.mean().abs() < 0.15), bool((out.x.var() - 1.0).abs() < 0.2)
+        (True, True)
+        >>> GridSampler().sample(energy, torch.zeros(4, 3))
+        Traceback (most recent call last):
+        ...
+        ValueError: the grid sampler draws 2-D states, got starting states of shape (4, 3)
     """
 
     def __init__(self, *, box: tuple[float, float] = (-6.0, 6.0), n_grid: int = 400) -> None:
@@ -578,5 +739,22 @@ class GridSampler(Sampler):
 
 
 def build_grid(cfg: GridSamplerConfig, ctx: BuildContext) -> GridSampler:
-    """Build a :class:`GridSampler` (it holds no tensors; ``ctx`` is not used)."""
+    """Build a :class:`GridSampler` (it holds no tensors; ``ctx`` is not used).
+
+    Arguments:
+        cfg: the sampler's config.
+        ctx: the build context (unused).
+
+    Returns:
+        The sampler.
+
+    Examples:
+        >>> import torch
+        >>> from ebmcore import BuildContext
+        >>> from ebmcore.components.samplers import GridSamplerConfig, build_grid
+        >>> sampler = build_grid(GridSamplerConfig(box=(-3.0, 3.0), n_grid=50), BuildContext.for_shape((2,)))
+        >>> out = sampler.sample(lambda x: 0.5 * x.pow(2).sum(1), torch.zeros(16, 2))
+        >>> tuple(out.x.shape), bool(out.x.abs().max() <= 3.0)  # inside the box
+        ((16, 2), True)
+    """
     return GridSampler(**cfg.as_kwargs())

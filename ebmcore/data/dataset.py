@@ -20,6 +20,17 @@ class MixtureReference:
         centers: ``(K, D)`` mode centres.
         std: per-mode standard deviation, ``(K,)``.
         weights: mixture weights, ``(K,)``, summing to 1.
+
+    Examples:
+        >>> import torch
+        >>> from ebmcore.data import MixtureReference, make_toy_dataset
+        >>> ref = MixtureReference(centers=torch.tensor([[-2.0, 0.0], [2.0, 0.0]]), std=torch.full((2,), 0.1),
+        ...                        weights=torch.tensor([0.5, 0.5]))
+        >>> ref.centers.shape
+        torch.Size([2, 2])
+        >>> mixture = make_toy_dataset("8gaussians", n_train=16).mixture  # what mixture toy sets carry
+        >>> tuple(mixture.centers.shape), tuple(mixture.std.shape), float(mixture.weights.sum())
+        ((8, 2), (8,), 1.0)
     """
 
     centers: Tensor
@@ -40,6 +51,16 @@ class Dataset:
         mixture: mixture ground truth for mode statistics, else ``None``.
         test: held-out points for NLL/metrics, same layout as ``x``, or ``None``.
         name: the registry name it was built from.
+
+    Examples:
+        >>> import torch
+        >>> from ebmcore.data import Dataset
+        >>> ds = Dataset(x=torch.randn(100, 2), y=torch.randint(0, 4, (100,)), num_classes=4, name="demo")
+        >>> len(ds), ds.event_shape, ds.kind
+        (100, (2,), 'points')
+        >>> x, y = ds.random_batch(8, torch.device("cpu"))  # drawn with replacement
+        >>> tuple(x.shape), tuple(y.shape)
+        ((8, 2), (8,))
     """
 
     x: Tensor

@@ -70,12 +70,32 @@ _LOG_2PI = math.log(2.0 * math.pi)
 class GaussianMixture:
     r"""An isotropic Gaussian mixture :math:`p(x) = \sum_k w_k \, \mathcal N(x; c_k, \sigma_k^2 I)`.
 
-    Args:
+    The parameters are stored as float64 CPU tensors; :meth:`log_prob` evaluates on ``x``'s device/dtype.
+
+    Arguments:
         centers: ``(K, D)`` component means.
         std: per-component standard deviation, ``(K,)`` (a scalar or 0-d tensor is broadcast).
         weights: ``(K,)`` non-negative weights; normalised to sum to 1. ``None`` means uniform.
 
-    The parameters are stored as float64 CPU tensors; :meth:`log_prob` evaluates on ``x``'s device/dtype.
+    Raises:
+        ValueError: bad shapes, a non-positive ``std`` or negative ``weights``.
+
+    Examples:
+        >>> import math, torch
+        >>> from ebmcore.data import GaussianMixture
+        >>> gm = GaussianMixture([[-2.0, 0.0], [2.0, 0.0]], std=0.5, weights=[1.0, 3.0])
+        >>> gm, gm.weights.tolist()
+        (GaussianMixture(K=2, D=2), [0.25, 0.75])
+        >>> x = gm.sample(1000, torch.Generator().manual_seed(0))
+        >>> tuple(x.shape), x.dtype
+        ((1000, 2), torch.float32)
+        >>> at_centre = gm.log_prob(torch.tensor([[2.0, 0.0]], dtype=torch.float64))  # (B, D) -> (B,)
+        >>> bool(torch.isclose(at_centre, torch.tensor(math.log(0.75 / (2 * math.pi * 0.25)), dtype=torch.float64)))
+        True
+        >>> GaussianMixture([[0.0, 0.0]], std=-1.0)
+        Traceback (most recent call last):
+        ...
+        ValueError: std must be positive, a scalar or shape (1,), got (1,)
     """
 
     def __init__(
@@ -150,7 +170,30 @@ class GaussianMixture:
 
 
 def toy_mixture(name: str, **params: object) -> GaussianMixture:
-    """The :class:`GaussianMixture` behind a mixture toy set (``8gaussians``, ``25gaussians``, ``gmm``)."""
+    """The :class:`GaussianMixture` behind a mixture toy set (``8gaussians``, ``25gaussians``, ``gmm``).
+
+    Arguments:
+        name: one of :data:`MIXTURE_NAMES`.
+        **params: the set's parameters, as in :func:`make_toy` (``radius``/``std`` for ``8gaussians``,
+            ``spacing``/``std`` for ``25gaussians``, ``centers``/``weights``/``std`` for ``gmm``).
+
+    Returns:
+        The mixture (float64 CPU parameters); its ``reference()`` is the ground truth for mode statistics.
+
+    Raises:
+        ValueError: ``name`` is not a mixture set, or ``gmm`` without ``centers``.
+        TypeError: a parameter the set does not take.
+
+    Examples:
+        >>> from ebmcore.data import toy_mixture
+        >>> gm = toy_mixture("8gaussians", radius=2.0, std=0.15)  # the CDRL/GEBM convention
+        >>> gm, gm.centers[0].tolist(), gm.std[0].item()
+        (GaussianMixture(K=8, D=2), [2.0, 0.0], 0.15)
+        >>> toy_mixture("25gaussians").num_components
+        25
+        >>> toy_mixture("gmm", centers=[[0.0, 0.0], [3.0, 3.0]], weights=[1, 3]).weights.tolist()
+        [0.25, 0.75]
+    """
     if name == "8gaussians":
         radius = float(params.pop("radius", 4.0 / _SQRT2))  # type: ignore[arg-type]
         std = float(params.pop("std", 0.5 / _SQRT2))  # type: ignore[arg-type]
@@ -331,9 +374,32 @@ def make_toy(name: str, n: int, *, generator: torch.Generator, **params: object)
       ``angle = 2 pi k / num_arms + rate * exp(f_0)``; ``x = 2 f^T R(angle)``,
       ``R = [[cos, -sin], [sin, cos]]``; shuffled.
 
+    Arguments:
+        name: one of :data:`TOY_NAMES`.
+        n: number of points (``>= 0``).
+        generator: the CPU ``torch.Generator`` every draw comes from.
+        **params: the set's parameters listed above (e.g. ``radius``, ``std``, ``noise``).
+
+    Returns:
+        ``(n, 2)`` float32 CPU tensor.
+
     Raises:
         ValueError: unknown ``name`` (the message lists :data:`TOY_NAMES`) or bad ``n``.
         TypeError: a parameter the set does not take.
+
+    Examples:
+        >>> import torch
+        >>> from ebmcore.data import make_toy
+        >>> a = make_toy("8gaussians", 500, generator=torch.Generator().manual_seed(0))
+        >>> b = make_toy("8gaussians", 500, generator=torch.Generator().manual_seed(0))
+        >>> tuple(a.shape), a.dtype, torch.equal(a, b)  # a function of the generator's state only
+        ((500, 2), torch.float32, True)
+        >>> tuple(make_toy("pinwheel", 7, generator=torch.Generator().manual_seed(1)).shape)  # exactly n
+        (7, 2)
+        >>> make_toy("9gaussians", 5, generator=torch.Generator())
+        Traceback (most recent call last):
+        ...
+        ValueError: unknown toy data set '9gaussians'; valid names: 8gaussians, 25gaussians, checkerboard, ...
     """
     n = _check_n(n)
     if name in MIXTURE_NAMES:
@@ -360,6 +426,20 @@ def checkerboard_inside(x: Tensor) -> Tensor:
     """Whether each point lies in a filled square of the ``checkerboard`` set: ``(B, 2) -> (B,)`` bool.
 
     Filled means ``x`` in ``[-4, 4)^2`` and ``floor(x_1 / 2) + floor(x_2 / 2)`` even (8 squares of side 2).
+
+    Arguments:
+        x: points ``(B, 2)``.
+
+    Returns:
+        ``(B,)`` bool tensor on ``x``'s device.
+
+    Examples:
+        >>> import torch
+        >>> from ebmcore.data import checkerboard_inside, make_toy
+        >>> checkerboard_inside(torch.tensor([[1.0, 1.0], [1.0, 3.0], [5.0, 5.0]])).tolist()
+        [True, False, False]
+        >>> bool(checkerboard_inside(make_toy("checkerboard", 200, generator=torch.Generator().manual_seed(0))).all())
+        True
     """
     if x.ndim != 2 or x.shape[1] != 2:
         raise ValueError(f"x must have shape (B, 2), got {tuple(x.shape)}")
@@ -371,7 +451,21 @@ def checkerboard_inside(x: Tensor) -> Tensor:
 
 def checkerboard_log_prob(x: Tensor) -> Tensor:
     """Exact log-density of ``checkerboard``, ``(B, 2) -> (B,)``: ``-log 32`` inside a filled square and
-    ``-inf`` outside. Computed on ``x``'s device/dtype."""
+    ``-inf`` outside.
+
+    Arguments:
+        x: points ``(B, 2)``.
+
+    Returns:
+        ``(B,)`` log-densities on ``x``'s device and in its dtype.
+
+    Examples:
+        >>> import torch
+        >>> from ebmcore.data import checkerboard_log_prob
+        >>> lp = checkerboard_log_prob(torch.tensor([[1.0, 1.0], [1.0, 3.0]]))
+        >>> round(lp[0].item(), 4), lp[1].item()  # -log 32, then outside
+        (-3.4657, -inf)
+    """
     inside = checkerboard_inside(x)
     out = torch.full(inside.shape, -math.log(32.0), device=x.device, dtype=x.dtype)
     return out.masked_fill(~inside, float("-inf"))
@@ -383,8 +477,25 @@ def checkerboard_log_prob(x: Tensor) -> Tensor:
 
 
 def derive_seed(seed: int, stream: int) -> int:
-    """A 63-bit seed for sub-stream ``stream`` of ``seed`` (SplitMix64 finaliser), so train/test draws are
-    independent and reproducible. ``derive_seed(s, 0)`` is the training stream, ``1`` the test stream."""
+    """A 63-bit seed for sub-stream ``stream`` of ``seed`` (SplitMix64 finaliser).
+
+    Train/test draws are thus independent and reproducible: ``derive_seed(s, 0)`` is the training stream,
+    ``1`` the test stream.
+
+    Arguments:
+        seed: the run's (or data set's) seed.
+        stream: the sub-stream index.
+
+    Returns:
+        A non-negative int below ``2**63`` (valid for ``torch.Generator.manual_seed``).
+
+    Examples:
+        >>> from ebmcore.data import derive_seed
+        >>> derive_seed(0, 0) == derive_seed(0, 0), derive_seed(0, 0) != derive_seed(0, 1)
+        (True, True)
+        >>> all(0 <= derive_seed(s, k) < 2**63 for s in range(5) for k in range(3))
+        True
+    """
     z = (int(seed) * 0x9E3779B97F4A7C15 + (int(stream) + 1) * 0xBF58476D1CE4E5B9) & 0xFFFFFFFFFFFFFFFF
     z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & 0xFFFFFFFFFFFFFFFF
     z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & 0xFFFFFFFFFFFFFFFF
@@ -398,6 +509,27 @@ def make_toy_dataset(name: str, *, n_train: int, n_test: int = 0, seed: int = 0,
     ``x`` holds ``n_train`` points drawn with a generator seeded ``derive_seed(seed, 0)``; ``test`` holds
     ``n_test`` points (``None`` if 0) from ``derive_seed(seed, 1)``. Mixture sets set ``log_prob`` (exact)
     and ``mixture``; ``checkerboard`` sets ``log_prob`` to :func:`checkerboard_log_prob`.
+
+    Arguments:
+        name: one of :data:`TOY_NAMES`.
+        n_train: number of training points.
+        n_test: number of held-out points (0: ``test`` is ``None``).
+        seed: seed of both streams.
+        **params: the set's parameters, as in :func:`make_toy`.
+
+    Returns:
+        The :class:`~ebmcore.data.dataset.Dataset`; ``x`` is ``(n_train, 2)``, ``test`` ``(n_test, 2)``.
+
+    Examples:
+        >>> import torch
+        >>> from ebmcore.data import make_toy_dataset
+        >>> ds = make_toy_dataset("8gaussians", n_train=256, n_test=64, seed=1)
+        >>> ds.name, ds.kind, tuple(ds.x.shape), tuple(ds.test.shape), ds.mixture.centers.shape[0]
+        ('8gaussians', 'points', (256, 2), (64, 2), 8)
+        >>> torch.equal(ds.x, make_toy_dataset("8gaussians", n_train=256, seed=1).x)  # reproducible
+        True
+        >>> tuple(ds.log_prob(ds.test.double()).shape)  # the exact density, (B, 2) -> (B,)
+        (64,)
     """
     if name not in TOY_NAMES:
         raise ValueError(f"unknown toy data set {name!r}; valid names: {', '.join(TOY_NAMES)}")

@@ -81,8 +81,27 @@ def frechet_distance(
     (same spectrum as :math:`\Sigma_1\Sigma_2`), so no complex arithmetic or imaginary residue arises;
     eigenvalues below 0 from round-off are clamped to 0. Agrees with ``scipy.linalg.sqrtm`` to round-off.
 
-    Args:
-        mu1, mu2: ``(D,)`` means; sigma1, sigma2: ``(D, D)`` covariances (tensors or numpy arrays).
+    Arguments:
+        mu1, mu2: ``(D,)`` means (tensors or numpy arrays).
+        sigma1, sigma2: ``(D, D)`` covariances (tensors or numpy arrays).
+
+    Returns:
+        The distance (a float, ``>= 0`` up to round-off).
+
+    Raises:
+        ValueError: the shapes do not fit together.
+
+    Examples:
+        For equal covariances only the means count, :math:`\lVert\mu_1-\mu_2\rVert^2`; for
+        :math:`\Sigma_1 = I, \Sigma_2 = 4I` in 2-D the covariance term is :math:`2 (1 + 4 - 2 \cdot 2) = 2`:
+
+        >>> import torch
+        >>> from ebmcore.metrics import frechet_distance
+        >>> eye = torch.eye(2)
+        >>> frechet_distance(torch.zeros(2), eye, torch.tensor([3.0, 4.0]), eye)
+        25.0
+        >>> frechet_distance(torch.zeros(2), eye, torch.zeros(2), 4 * eye)
+        2.0
     """
     m1, m2, s1, s2 = _f64(mu1), _f64(mu2), _f64(sigma1), _f64(sigma2)
     if m1.shape != m2.shape or s1.shape != s2.shape or s1.shape != (m1.shape[0], m1.shape[0]):
@@ -95,7 +114,26 @@ def frechet_distance(
 
 
 def feature_statistics(features: Tensor | np.ndarray) -> tuple[Tensor, Tensor]:
-    """Mean ``(D,)`` and unbiased covariance ``(D, D)`` (divisor ``N - 1``) of ``(N, D)`` features, float64 CPU."""
+    """Mean ``(D,)`` and unbiased covariance ``(D, D)`` (divisor ``N - 1``) of ``(N, D)`` features, float64 CPU.
+
+    Arguments:
+        features: ``(N, D)`` features, ``N >= 2`` (tensor or numpy array).
+
+    Returns:
+        ``(mu, sigma)``: ``(D,)`` and ``(D, D)`` float64 CPU tensors.
+
+    Examples:
+        Feature statistics of two sets, then their Fréchet distance (0 for the same set):
+
+        >>> import torch
+        >>> from ebmcore.metrics import feature_statistics, frechet_distance
+        >>> mu, sigma = feature_statistics(torch.tensor([[0.0, 0.0], [2.0, 0.0], [0.0, 2.0], [2.0, 2.0]]))
+        >>> mu.tolist(), [[round(v, 4) for v in row] for row in sigma.tolist()]
+        ([1.0, 1.0], [[1.3333, 0.0], [0.0, 1.3333]])
+        >>> feats = torch.randn(50, 3)
+        >>> abs(frechet_distance(*feature_statistics(feats), *feature_statistics(feats))) < 1e-9
+        True
+    """
     f = _f64(features)
     if f.ndim != 2 or f.shape[0] < 2:
         raise ValueError(f"features must be (N >= 2, D), got {tuple(f.shape)}")
@@ -115,6 +153,16 @@ class DigitsJudge(nn.Module):
     ``conv3x3(1->32) -> ReLU -> conv3x3(32->64) -> ReLU -> maxpool2 -> flatten(1024) -> fc(1024->64)
     -> [features] -> ReLU -> fc(64->10)``; 85,066 parameters. :meth:`features` is the 64-d penultimate
     *pre-activation* (post-ReLU features have dead units, which makes their covariance singular).
+
+    Examples:
+        An untrained judge (the trained one comes from :func:`load_digits_judge`):
+
+        >>> import torch
+        >>> from ebmcore.metrics import DigitsJudge
+        >>> judge = DigitsJudge()
+        >>> x = torch.zeros(4, 1, 8, 8)
+        >>> tuple(judge(x).shape), tuple(judge.features(x).shape), sum(p.numel() for p in judge.parameters())
+        ((4, 10), (4, 64), 85066)
     """
 
     def __init__(self) -> None:
@@ -138,7 +186,18 @@ class DigitsJudge(nn.Module):
 
 
 class JudgeIntegrityError(RuntimeError):
-    """A shipped judge file is missing or does not match the sha256 recorded in ``MANIFEST.json``."""
+    """A shipped judge file is missing or does not match the sha256 recorded in ``MANIFEST.json``.
+
+    Examples:
+        >>> import tempfile
+        >>> from ebmcore.metrics import JudgeIntegrityError, load_digits_judge
+        >>> with tempfile.TemporaryDirectory() as tmp:  # a folder without the judge's files
+        ...     try:
+        ...         load_digits_judge(tmp)
+        ...     except JudgeIntegrityError as err:
+        ...         print(str(err).split(";")[0].endswith("MANIFEST.json"))
+        True
+    """
 
 
 @attrs.frozen(eq=False)
@@ -153,6 +212,15 @@ class DigitsJudgeBundle:
         floor_mean, floor_std: ``(T,)`` float64, mean and standard deviation over random subsets of H1 of
             FID(N real digits, reference).
         manifest: the parsed ``MANIFEST.json``.
+
+    Examples:
+        >>> from ebmcore.metrics import load_digits_judge
+        >>> bundle = load_digits_judge()
+        >>> tuple(bundle.mu.shape), tuple(bundle.sigma.shape), bundle.judge.training
+        ((64,), (64, 64), False)
+        >>> floor, n_tabulated = bundle.floor_at(250)  # the floor at the tabulated N nearest to 250
+        >>> n_tabulated in bundle.floor_n.tolist(), floor > 0
+        (True, True)
     """
 
     judge: DigitsJudge
@@ -227,6 +295,22 @@ def load_digits_judge(directory: str | os.PathLike[str] | None = None) -> Digits
     :class:`JudgeIntegrityError` on any mismatch or missing file; hashing the ~375 KB takes about a
     millisecond); the files are read with safetensors (no pickle). The loaded bundle is cached per
     directory and file hashes.
+
+    Arguments:
+        directory: folder holding ``MANIFEST.json``, ``digits_judge.safetensors`` and
+            ``digits_reference.safetensors``; ``None`` for the shipped judge.
+
+    Returns:
+        The verified :class:`DigitsJudgeBundle` (the judge frozen, in eval mode, on the CPU).
+
+    Raises:
+        JudgeIntegrityError: a file is missing or its sha256 differs from the manifest.
+
+    Examples:
+        >>> from ebmcore.metrics import load_digits_judge
+        >>> bundle = load_digits_judge()
+        >>> bundle is load_digits_judge(), sorted(bundle.manifest["files"])  # cached; what was verified
+        (True, ['digits_judge.safetensors', 'digits_reference.safetensors'])
     """
     d = (Path(directory) if directory is not None else JUDGE_DIR).resolve()
     manifest = verify_judge_files(d)
@@ -253,6 +337,15 @@ class FIDResult:
             uniform (0 = all ten digits equally often, 0.9 = a single digit).
         confidence: mean max-softmax probability of the judge on the samples.
         class_histogram: ``(10,)`` predicted-class frequencies.
+
+    Examples:
+        >>> from ebmcore.data import load_digits_dataset
+        >>> from ebmcore.metrics import digits_fid
+        >>> result = digits_fid(load_digits_dataset().x[:300])  # 300 real digits
+        >>> result.n, result.floor_n, len(result.class_histogram), round(sum(result.class_histogram), 6)
+        (300, 300, 10, 1.0)
+        >>> result.class_tv < 0.1, result.confidence > 0.9
+        (True, True)
     """
 
     fid: float
@@ -287,8 +380,26 @@ def digits_fid(samples: Tensor, *, bundle: DigitsJudgeBundle | None = None) -> F
     Samples are not clipped. Use the same N for every method you compare (898 is the largest N with a
     measured floor); the floor at the nearest tabulated N is returned and ``floor_n`` says which.
 
+    Arguments:
+        samples: ``(N, 1, 8, 8)`` or ``(N, 64)`` samples, ``N >= 2``, finite.
+        bundle: the judge and reference (``None``: the shipped one, :func:`load_digits_judge`).
+
+    Returns:
+        The :class:`FIDResult` (DigitsFID, the floor at the nearest tabulated N, class balance).
+
     Raises:
         ValueError: fewer than 2 samples, a wrong event size, or non-finite samples.
+
+    Examples:
+        Real digits score near the floor, uniform noise far above it:
+
+        >>> import torch
+        >>> from ebmcore.data import load_digits_dataset
+        >>> from ebmcore.metrics import digits_fid
+        >>> real = digits_fid(load_digits_dataset(test_fraction=0.5).x[:200])  # 200 digits of H1
+        >>> noise = digits_fid(torch.rand(200, 1, 8, 8) * 2 - 1)
+        >>> real.floor_n, real.fid < 2 * real.floor, noise.fid > 20 * real.floor
+        (200, True, True)
     """
     if samples.shape[0] < 2 or samples[0].numel() != 64:
         raise ValueError(f"digits_fid needs (N >= 2, 1, 8, 8) samples, got {tuple(samples.shape)}")
@@ -402,8 +513,32 @@ def inception_fid(
             ``None`` (no resizing).
         batch_size, device: feature extraction batching and device.
 
+    Returns:
+        The FID (a float).
+
     Raises:
         FileNotFoundError: the weights file is missing (names the path expected). Nothing is downloaded.
+
+    Examples:
+        Without the weights file the error says where it goes:
+
+        >>> import pathlib, tempfile, torch
+        >>> from ebmcore.metrics import inception_fid
+        >>> images = torch.rand(32, 3, 8, 8) * 2 - 1
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     try:
+        ...         inception_fid(images, images, weights_path=pathlib.Path(tmp) / "inception-2015-12-05.pt")
+        ...     except FileNotFoundError as err:
+        ...         print(str(err).replace(tmp, "<tmp>"))
+        Inception weights not found at <tmp>/inception-2015-12-05.pt: expected inception-2015-12-05.pt (or a folder holding it). ebmcore never downloads weights; copy the file there.
+
+        Any other feature network can stand in (here the first 4 pixel values in ``[0, 255]``, no resizing):
+
+        >>> first_pixels = lambda batch: batch.flatten(1)[:, :4]
+        >>> abs(inception_fid(images, images, feature_extractor=first_pixels, resize=None)) < 1e-6
+        True
+        >>> inception_fid(images, images * 0.5, feature_extractor=first_pixels, resize=None) > 1000
+        True
     """
     device = torch.device(device)
     if feature_extractor is None:

@@ -21,7 +21,22 @@ BATCH = 16
 
 
 def check_config_roundtrip(comp: Component, regs: Registries) -> None:
-    """``structure(unstructure(cfg)) == cfg`` for the component's example config."""
+    """``structure(unstructure(cfg)) == cfg`` for the component's example config.
+
+    Arguments:
+        comp: the registered component (e.g. ``regs.energy.get("mlp")``).
+        regs: the registries (they define the config converter).
+
+    Raises:
+        AssertionError: the round trip loses or changes something.
+
+    Examples:
+        >>> from ebmcore import PluginHost
+        >>> from ebmcore.testing.contract import check_config_roundtrip
+        >>> regs = PluginHost(load_entrypoints=False).registries()
+        >>> for comp in (regs.energy.get("mlp"), regs.sampler.get("langevin"), regs.dataset.get("8gaussians")):
+        ...     check_config_roundtrip(comp, regs)  # passes silently
+    """
     conv = make_converter(regs)
     role_base = ROLES[comp.role]
     cfg = comp.example_config()
@@ -35,7 +50,32 @@ def _shape(comp: Component) -> tuple[int, ...]:
 
 
 def default_ctx(regs: Registries, shape: tuple[int, ...], device: torch.device, dtype: torch.dtype) -> BuildContext:
-    """A context with core's MLP energy, Gaussian initializer and a short Langevin sampler built in."""
+    """A context with core's MLP energy, Gaussian initializer and a short Langevin sampler built in.
+
+    Its data set is 64 standard-normal points of ``shape`` (``kind="image"`` for 3-D shapes), and
+    ``ctx.build_objective`` builds any objective config against it, so a component under test can rely on
+    the other roles being present.
+
+    Arguments:
+        regs: the registries to build core's components from.
+        shape: the event shape, e.g. ``(2,)`` or ``(1, 8, 8)``.
+        device: device of the built modules.
+        dtype: dtype of the energy and initializer.
+
+    Returns:
+        The :class:`~ebmcore.BuildContext`.
+
+    Examples:
+        >>> import torch
+        >>> from ebmcore import PluginHost
+        >>> from ebmcore.testing.contract import default_ctx
+        >>> regs = PluginHost(load_entrypoints=False).registries()
+        >>> ctx = default_ctx(regs, (2,), torch.device("cpu"), torch.float32)
+        >>> type(ctx.energy).__name__, type(ctx.initializer).__name__, type(ctx.sampler).__name__, ctx.sampler.n_steps
+        ('MLPEnergy', 'GaussianInitializer', 'LangevinSampler', 3)
+        >>> ctx.event_shape, tuple(ctx.dataset.x.shape), tuple(ctx.energy(torch.zeros(5, 2)).shape)
+        ((2,), (64, 2), (5,))
+    """
     from ebmcore.data.dataset import Dataset
 
     data = Dataset(x=torch.randn(64, *shape), kind="image" if len(shape) == 3 else "points", name="contract")
@@ -72,7 +112,33 @@ def _assert_tensor(t: Tensor, shape: tuple[int, ...], device: torch.device, dtyp
 
 
 def check_component(comp: Component, regs: Registries, device: torch.device, dtype: torch.dtype) -> None:
-    """Run the contract of ``comp``'s role on ``device``/``dtype``."""
+    """Run the contract of ``comp``'s role on ``device``/``dtype``.
+
+    Every role: the config round trip (:func:`check_config_roundtrip`). Energies: ``(B,)`` output on the
+    right device/dtype, same weights under the same seed, a gradient reaching the weights. Initializers:
+    shape, device, dtype, determinism under a seed. Samplers: detached, deterministic samples of the right
+    shape from a plain callable energy, and ``generate``. Objectives: at least one loss, each a scalar for a
+    declared group that gives that group a gradient, detached metrics, determinism. Data sets: deterministic finite float32 data (a
+    local-folder set may instead raise a ``FileNotFoundError`` that says where the files go).
+
+    Arguments:
+        comp: the registered component.
+        regs: the registries (the other roles are built from core's components, see :func:`default_ctx`).
+        device: where to build and run it.
+        dtype: the floating dtype to check.
+
+    Raises:
+        AssertionError: the component breaks its role's contract (the message says how).
+
+    Examples:
+        >>> import torch
+        >>> from ebmcore import PluginHost
+        >>> from ebmcore.testing.contract import check_component
+        >>> regs = PluginHost(load_entrypoints=False).registries()
+        >>> for comp in (regs.energy.get("mlp"), regs.sampler.get("langevin"),
+        ...              regs.objective.get("contrastive_divergence"), regs.dataset.get("8gaussians")):
+        ...     check_component(comp, regs, torch.device("cpu"), torch.float32)  # silent when it passes
+    """
     check_config_roundtrip(comp, regs)
     shape = _shape(comp)
     if comp.role == "dataset":

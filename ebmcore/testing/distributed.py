@@ -60,7 +60,32 @@ def check_gradient_averaging(config: dict[str, Any], world_size: int = 2) -> tup
     """``(per-rank gradients, single-process reference)`` for one training step of ``config`` (CPU, gloo).
 
     Gradient clipping is switched off for the comparison: in a multi-process run it clips the averaged
-    gradient, which the mean of separately clipped per-rank gradients would not reproduce."""
+    gradient, which the mean of separately clipped per-rank gradients would not reproduce.
+
+    Arguments:
+        config: an unstructured run config (its ``device`` is forced to ``"cpu"``).
+        world_size: number of gloo processes to spawn.
+
+    Returns:
+        ``(ranks, reference)``: each rank's gradients ``{parameter name: tensor}`` after averaging, and the
+        single-process mean of the per-rank gradients. An objective passes when every entry of ``ranks``
+        equals ``reference`` (up to round-off).
+
+    Examples:
+        Spawning the processes takes several seconds (each imports torch), more than a docstring example
+        may, so this only shows the call; ``tests/test_distributed.py`` runs it:
+
+        >>> from ebmcore.testing.distributed import check_gradient_averaging
+        >>> callable(check_gradient_averaging)
+        True
+
+        A test does::
+
+            ranks, reference = check_gradient_averaging(config, world_size=2)
+            for grads in ranks:
+                for name, g in reference.items():
+                    torch.testing.assert_close(grads[name], g)
+    """
     from safetensors.torch import load_file
 
     cfg = copy.deepcopy(config)
@@ -120,8 +145,35 @@ def _resume_worker(rank: int, world_size: int, port: int, cfg: dict[str, Any], o
 
 
 def check_resume_exact(config: dict[str, Any], *, crash_at: int, world_size: int = 2) -> list[tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]]:
-    """Per rank, ``(uninterrupted final state, crashed-at-``crash_at``-and-resumed final state)`` of a
-    ``world_size``-process CPU run of ``config`` (weights and every rank-local buffer)."""
+    """Per rank, the final state of an uninterrupted and of a crashed-and-resumed multi-process run.
+
+    Runs ``config`` in ``world_size`` gloo processes on the CPU twice: once straight through, once with a
+    simulated crash of every rank at step ``crash_at`` followed by :meth:`~ebmcore.trainer.Trainer.resume`
+    from the last checkpoint. Exact resume means both final states are equal (weights and every
+    rank-local buffer: chains, replay buffers).
+
+    Arguments:
+        config: an unstructured run config (its ``device`` is forced to ``"cpu"``); it should write a
+            checkpoint before ``crash_at`` (``trainer.checkpoint_every``).
+        crash_at: the step at which every rank fails.
+        world_size: number of processes to spawn.
+
+    Returns:
+        One ``(uninterrupted state, resumed state)`` pair of ``{name: tensor}`` per rank.
+
+    Examples:
+        Spawning the processes and training twice takes several seconds, more than a docstring example
+        may, so this only shows the call; ``tests/test_distributed.py`` runs it:
+
+        >>> from ebmcore.testing.distributed import check_resume_exact
+        >>> callable(check_resume_exact)
+        True
+
+        A test does::
+
+            for full, resumed in check_resume_exact(config, crash_at=6, world_size=2):
+                assert all(torch.equal(full[k], resumed[k]) for k in full)
+    """
     from safetensors.torch import load_file
 
     cfg = copy.deepcopy(config)

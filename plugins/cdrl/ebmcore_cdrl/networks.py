@@ -72,6 +72,9 @@ class _Block(nn.Module):
 class CDRLEnergyConfig(EnergyConfig):
     """Config of the CDRL energies.
 
+    Registered as ``cdrl_mlp`` (this class) and ``cdrl_resnet``; the factory passes the fields to
+    :class:`CDRLEnergy` as keywords.
+
     Attributes:
         width: hidden width (MLP) or base channels (ResNet).
         n_blocks: residual blocks (MLP) or blocks per resolution (ResNet).
@@ -79,6 +82,18 @@ class CDRLEnergyConfig(EnergyConfig):
         temb_dim: width of the time embedding.
         num_classes: accept labels ``y`` with this many classes (``None``: unconditional).
         spectral_norm: spectral norm on every layer but the time-gated read-out.
+
+    Examples:
+        >>> import torch
+        >>> from ebmcore_cdrl import CDRLEnergy, CDRLEnergyConfig
+        >>> cfg = CDRLEnergyConfig(width=16, n_blocks=1, temb_dim=8)
+        >>> energy = CDRLEnergy((2,), **cfg.as_kwargs())
+        >>> tuple(energy(torch.randn(4, 2), t=torch.zeros(4)).shape)
+        (4,)
+        >>> CDRLEnergyConfig(width=0)
+        Traceback (most recent call last):
+        ...
+        ValueError: 'width' must be >= 1: 0
     """
 
     width: int = attrs.field(default=128, validator=v.ge(1))
@@ -97,13 +112,34 @@ class CDRLResNetEnergyConfig(CDRLEnergyConfig):
 class CDRLEnergy(Energy):
     r"""Noise-level-conditioned energy :math:`E(y, t) = -f_\theta(y, t)` with the time-gated read-out.
 
+    ``forward(y, t, [y=labels])``: ``(B, *event_shape), (B,) -> (B,)``. The condition ``t`` ``(B,)`` is
+    required; labels ``y`` ``(B,)`` (long, or :data:`~ebmcore.NULL_LABEL`) are accepted when ``num_classes``
+    is set. See the module docstring for the architecture.
+
+    References:
+        Zhu, Xie, Wu & Gao, "Learning Energy-Based Models by Cooperative Diffusion Recovery Likelihood",
+        ICLR 2024, arXiv 2309.05153.
+        Gao, Song, Poole, Wu & Kingma, "Learning Energy-Based Models by Diffusion Recovery Likelihood",
+        ICLR 2021, arXiv 2012.08125.
+
     Arguments:
         event_shape: ``(D,)`` for the MLP, ``(C, H, W)`` for the ResNet (``conv=True``).
         conv: ResNet (images) instead of MLP.
         width, n_blocks, n_resolutions, temb_dim, num_classes, spectral_norm: see :class:`CDRLEnergyConfig`.
         device, dtype: of the parameters.
 
-    ``forward(y, t, [y=labels])``: ``(B, *event_shape), (B,) -> (B,)``.
+    Examples:
+        >>> import torch
+        >>> from ebmcore_cdrl import CDRLEnergy
+        >>> energy = CDRLEnergy((2,), width=16, n_blocks=1, temb_dim=8)
+        >>> sorted(energy.conditions)
+        ['t']
+        >>> tuple(energy(torch.randn(4, 2), t=torch.full((4,), 0.5)).shape)
+        (4,)
+        >>> images = CDRLEnergy((1, 8, 8), conv=True, width=8, n_blocks=1, temb_dim=8, num_classes=3)
+        >>> e = images(torch.randn(2, 1, 8, 8), t=torch.zeros(2), y=torch.tensor([0, 2]))
+        >>> tuple(e.shape), sorted(images.conditions)
+        ((2,), ['t', 'y'])
     """
 
     def __init__(
@@ -180,6 +216,18 @@ class CDRLInitializerConfig(InitializerConfig):
         num_classes: accept labels ``y`` (``None``: unconditional).
         conv: convolutional network at full resolution (``None``: for image states); ``false`` treats images
             as flat vectors (cheaper for 8x8 digits).
+
+    Examples:
+        >>> import torch
+        >>> from ebmcore_cdrl import CDRLInitializer, CDRLInitializerConfig
+        >>> cfg = CDRLInitializerConfig(width=16, n_blocks=1, temb_dim=8, conv=False)
+        >>> init = CDRLInitializer((1, 8, 8), **cfg.as_kwargs())
+        >>> init.conv, tuple(init.init(3).shape)
+        (False, (3, 1, 8, 8))
+        >>> CDRLInitializerConfig(n_blocks=0)
+        Traceback (most recent call last):
+        ...
+        ValueError: 'n_blocks' must be >= 1: 0
     """
 
     width: int = attrs.field(default=128, validator=v.ge(1))
@@ -212,14 +260,28 @@ class _InitBlock(nn.Module):
 class CDRLInitializer(Initializer):
     r"""The per-level initializer :math:`\mu_\phi(x_i, t_i) = x_i + \mathrm{net}(x_i, t_i)`, identity at initialisation.
 
+    ``init_from(x, cond)``: ``(B, *event_shape) -> (B, *event_shape)``, differentiable in the weights;
+    ``cond`` holds ``t`` (the *noisier* level's time, ``(B,)``) and optionally ``y``. ``init(n)``:
+    :math:`\mathcal N(0, I)` states ``(n, *event_shape)`` (the top level of generation).
+
+    References:
+        Zhu, Xie, Wu & Gao, "Learning Energy-Based Models by Cooperative Diffusion Recovery Likelihood",
+        ICLR 2024, arXiv 2309.05153.
+
     Arguments:
         event_shape: ``(D,)`` (MLP) or ``(C, H, W)`` (conv at full resolution).
         width, n_blocks, temb_dim, num_classes, conv: see :class:`CDRLInitializerConfig`.
         device, dtype: of the parameters.
 
-    ``init_from(x, cond)``: ``(B, *event_shape) -> (B, *event_shape)``, differentiable in the weights;
-    ``cond`` holds ``t`` (the *noisier* level's time, ``(B,)``) and optionally ``y``. ``init(n)``:
-    :math:`\mathcal N(0, I)` states ``(n, *event_shape)`` (the top level of generation).
+    Examples:
+        >>> import torch
+        >>> from ebmcore_cdrl import CDRLInitializer
+        >>> init = CDRLInitializer((2,), width=16, n_blocks=1, temb_dim=8)
+        >>> x = torch.randn(4, 2)
+        >>> torch.equal(init.init_from(x, {"t": torch.full((4,), 0.5)}), x)  # the identity at initialisation
+        True
+        >>> tuple(init.init(5).shape)
+        (5, 2)
     """
 
     def __init__(

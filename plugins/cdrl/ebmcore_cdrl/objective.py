@@ -33,7 +33,33 @@ __all__ = ["CDRLObjective", "CDRLObjectiveConfig", "build_cdrl_objective", "nois
 
 
 def noisy_pair(x0: Tensor, i: Tensor, sch: CosineSchedule, shared: bool) -> tuple[Tensor, Tensor]:
-    """``(x_i, x_{i-1})`` for levels ``i`` ``(B,)``: shared noise, or :math:`x_{i-1}` from the DDPM posterior."""
+    r"""``(x_i, x_{i-1})`` for levels ``i`` ``(B,)``: shared noise, or :math:`x_{i-1}` from the DDPM posterior.
+
+    :math:`x_i = \sqrt{\bar\alpha_i}x_0 + \sqrt{1-\bar\alpha_i}\,\varepsilon`; with ``shared`` :math:`x_{i-1}` uses the same
+    :math:`\varepsilon`, otherwise it is drawn from :math:`q(x_{i-1}\mid x_i, x_0)` (same marginals, noisier pairs).
+
+    Arguments:
+        x0: clean data ``(B, *event)``.
+        i: levels ``(B,)`` (long, in ``1..T``).
+        sch: the :class:`~ebmcore_cdrl.schedule.CosineSchedule`.
+        shared: shared noise (CDRL's variance reduction) instead of the DDPM posterior.
+
+    Returns:
+        ``(x_i, x_{i-1})``, each ``(B, *event)``.
+
+    Examples:
+        >>> import torch
+        >>> from ebmcore_cdrl import CosineSchedule, noisy_pair
+        >>> sch = CosineSchedule(6)
+        >>> x0, i = torch.randn(4, 2), torch.tensor([2, 3, 4, 6])
+        >>> x_i, x_prev = noisy_pair(x0, i, sch, shared=True)
+        >>> tuple(x_i.shape), tuple(x_prev.shape)
+        ((4, 2), (4, 2))
+        >>> ab, ab_prev = sch.at("alpha_bar", i, x0), sch.at("alpha_bar", i - 1, x0)
+        >>> eps = (x_i - ab.sqrt() * x0) / (1 - ab).sqrt()  # the same noise made both states
+        >>> torch.allclose(x_prev, ab_prev.sqrt() * x0 + (1 - ab_prev).sqrt() * eps, atol=1e-5)
+        True
+    """
     ab, ab_prev = sch.at("alpha_bar", i, x0), sch.at("alpha_bar", i - 1, x0)
     eps = torch.randn_like(x0)
     x_i = ab.sqrt() * x0 + (1 - ab).sqrt() * eps
@@ -56,6 +82,21 @@ class CDRLObjectiveConfig(ObjectiveConfig):
         level_weights: weights :math:`\\sigma_1/\\sigma_i` (``false``: 1).
         init_weight: weight of :math:`L_{init}`.
         p_uncond: label dropout for classifier-free guidance.
+
+    Examples:
+        >>> import torch
+        >>> from ebmcore import Batch
+        >>> from ebmcore_cdrl import CDRLEnergy, CDRLInitializer, CDRLObjective, CDRLObjectiveConfig
+        >>> cfg = CDRLObjectiveConfig(n_levels=4, step_const=1e-3, n_steps=2, use_initializer=False)
+        >>> energy = CDRLEnergy((2,), width=16, n_blocks=1, temb_dim=8)
+        >>> init = CDRLInitializer((2,), width=16, n_blocks=1, temb_dim=8)
+        >>> drl = CDRLObjective(energy, init, **cfg.as_kwargs())  # use_initializer=False: DRL
+        >>> sorted(drl(Batch(torch.randn(8, 2)), step=0).losses)
+        ['energy']
+        >>> CDRLObjectiveConfig(p_uncond=1.5)
+        Traceback (most recent call last):
+        ...
+        ValueError: 'p_uncond' must be <= 1: 1.5
     """
 
     n_levels: int = attrs.field(default=6, validator=v.ge(1))
@@ -74,16 +115,39 @@ class CDRLObjectiveConfig(ObjectiveConfig):
 class CDRLObjective(Objective):
     r"""CDRL (or DRL) training: groups ``energy`` and, with a learnable initializer, ``initializer``.
 
-    Reference: Zhu et al., ICLR 2024, arXiv 2309.05153.
+    See the module docstring for the losses. ``forward(batch, step)`` takes data ``batch.x``
+    ``(B, *event_shape)`` (labels ``batch.y`` ``(B,)`` optional) and returns scalar losses per group.
+
+    Metrics: ``energy/pos``, ``energy/neg``, ``cdrl/loss_ebm`` (should stay :math:`\lesssim 0.1` in magnitude;
+    a jump means the negatives escaped), ``cdrl/loss_init``, ``cdrl/init_move`` (mean :math:`\|y_K - y_0\|`).
+
+    References:
+        Zhu, Xie, Wu & Gao, "Learning Energy-Based Models by Cooperative Diffusion Recovery Likelihood",
+        ICLR 2024, arXiv 2309.05153.
+        Gao, Song, Poole, Wu & Kingma, "Learning Energy-Based Models by Diffusion Recovery Likelihood",
+        ICLR 2021, arXiv 2012.08125 (the initializer-free case).
 
     Arguments:
         energy: noise-conditioned energy accepting ``t`` (and ``y`` when labelled); an energy without ``t``
             is shared by all levels (a time-independent recovery model).
         initializer: a :class:`~ebmcore.abstract.StateInitializer` (CDRL) or any initializer (DRL).
-        remaining: see :class:`CDRLObjectiveConfig`.
+        n_levels, logsnr_min, logsnr_max, step_const, c_mode: the schedule
+            (:class:`~ebmcore_cdrl.schedule.CosineSchedule`).
+        n_steps, use_initializer, variance_reduction, level_weights, init_weight, p_uncond: see
+            :class:`CDRLObjectiveConfig`.
 
-    Metrics: ``energy/pos``, ``energy/neg``, ``cdrl/loss_ebm`` (should stay :math:`\lesssim 0.1` in magnitude;
-    a jump means the negatives escaped), ``cdrl/loss_init``, ``cdrl/init_move`` (mean :math:`\|y_K - y_0\|`).
+    Examples:
+        >>> import torch
+        >>> from ebmcore import Batch
+        >>> from ebmcore_cdrl import CDRLEnergy, CDRLInitializer, CDRLObjective
+        >>> energy = CDRLEnergy((2,), width=16, n_blocks=1, temb_dim=8)
+        >>> init = CDRLInitializer((2,), width=16, n_blocks=1, temb_dim=8)
+        >>> objective = CDRLObjective(energy, init, n_levels=4, step_const=1e-3, n_steps=2)
+        >>> out = objective(Batch(torch.randn(8, 2)), step=0)
+        >>> sorted(out.losses), sorted(objective.parameter_groups())
+        (['energy', 'initializer'], ['energy', 'initializer'])
+        >>> out.losses["energy"].shape, "cdrl/init_move" in out.metrics
+        (torch.Size([]), True)
     """
 
     #: The model is a chain of recovery EBMs sampled level by level; core's density metrics of exp(-E)

@@ -40,14 +40,39 @@ __all__ = ["CosineSchedule", "recovery_langevin"]
 class CosineSchedule:
     """The level constants of a truncated-cosine logSNR schedule, as float64 tensors indexed by level.
 
+    Every attribute below is a float64 tensor ``(T+1,)`` indexed by the level ``i``; the entries at ``i = 0``
+    of the per-transition quantities (all but ``logsnr`` and ``alpha_bar``) are unused. See the module
+    docstring for the formulas.
+
     Arguments:
         n_levels: :math:`T`.
         logsnr_min, logsnr_max: truncation of :math:`\\lambda` (official -5.1, 9.8).
         step_const: :math:`k` of the Langevin step (see the module docstring).
         c_mode: ``ratio`` or ``constant``.
 
-    Attributes (index ``i`` = level; entries at ``i = 0`` of per-transition quantities are unused):
-        logsnr, alpha_bar ``(T+1,)``; r, sigma2, beta_tilde, r_tilde, c2, s2, tether, weight ``(T+1,)``.
+    Attributes:
+        logsnr, alpha_bar: :math:`\\lambda_i` and :math:`\\bar\\alpha_i = \\mathrm{sigmoid}(\\lambda_i)`.
+        r, sigma2, beta_tilde, r_tilde: :math:`r_i`, :math:`\\sigma_i^2`, :math:`\\tilde\\beta_i`, :math:`\\tilde r_i`.
+        c2, s2, tether: :math:`c_i^2`, the Langevin step :math:`s_i^2` and the tether strength
+            :math:`k c_i^2` (0 at the top level).
+        weight: the loss weights :math:`\\sigma_1/\\sigma_i`.
+
+    Examples:
+        >>> import torch
+        >>> from ebmcore_cdrl import CosineSchedule
+        >>> sch = CosineSchedule(6, step_const=2e-4)
+        >>> [round(float(a), 3) for a in sch.alpha_bar]  # from (almost) data to (almost) noise
+        [1.0, 0.936, 0.768, 0.535, 0.294, 0.102, 0.006]
+        >>> float(sch.r_tilde[-1]), float(sch.tether[-1])  # the top level is a marginal EBM
+        (1.0, 0.0)
+        >>> sch.time(torch.tensor([0, 3, 6]), torch.zeros(3))
+        tensor([0.0000, 0.5000, 1.0000])
+        >>> tuple(sch.at("s2", torch.tensor([1, 6]), torch.zeros(2, 3, 8, 8)).shape)  # broadcastable
+        (2, 1, 1, 1)
+        >>> CosineSchedule(6, c_mode="linear")
+        Traceback (most recent call last):
+        ...
+        ValueError: CosineSchedule needs n_levels >= 1, ...
     """
 
     def __init__(self, n_levels: int = 6, *, logsnr_min: float = -5.1, logsnr_max: float = 9.8,
@@ -101,13 +126,33 @@ def recovery_langevin(
     r"""``n_steps`` recovery-likelihood Langevin steps at levels ``i`` ``(B,)`` (transition :math:`i-1 \leftarrow i`).
 
     Arguments:
-        energy: :math:`E = -f`, called as ``energy(y, t=t_{i-1}, **cond)``.
+        energy: :math:`E = -f`, called as ``energy(y, t=t_{i-1}, **cond)`` (without ``t`` when its
+            ``conditions`` do not include it: one energy shared by all levels).
         y0: starting states ``(B, *event)`` (detached here).
-        x_cond: the noisier states :math:`x_i` the chains are tethered to.
+        x_cond: the noisier states :math:`x_i` ``(B, *event)`` the chains are tethered to.
+        i: the levels ``(B,)`` (long, in ``1..T``) of the transitions.
+        schedule: the :class:`CosineSchedule` giving the step sizes and tethers.
+        n_steps: Langevin steps :math:`K`.
+        cond: further conditions passed to ``energy`` (e.g. labels ``y`` ``(B,)``).
         noise: add the :math:`s_i\xi` noise (off: the deterministic drift, for tests).
 
     Returns:
         :math:`y_K` ``(B, *event)``, detached.
+
+    Examples:
+        >>> import torch
+        >>> from ebmcore_cdrl import CosineSchedule, recovery_langevin
+        >>> sch = CosineSchedule(6)
+        >>> def energy(y, **cond):  # E = |y|^2 / 2, so the drift is -y / 2
+        ...     return 0.5 * y.pow(2).sum(1)
+        >>> x = torch.randn(4, 2)
+        >>> top = torch.full((4,), 6)  # the top level has no tether
+        >>> y = recovery_langevin(energy, x, x, top, sch, n_steps=1, noise=False)
+        >>> torch.allclose(y, 0.5 * x)
+        True
+        >>> y = recovery_langevin(energy, x, x, torch.full((4,), 2), sch, n_steps=5)
+        >>> tuple(y.shape), y.requires_grad
+        ((4, 2), False)
     """
     c = dict(cond or {})
     if "t" in getattr(energy, "conditions", ("t",)):  # an energy without 't' is shared by all levels

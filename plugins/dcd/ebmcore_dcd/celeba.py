@@ -16,7 +16,7 @@ import torch
 from attrs import validators as v
 
 from ebmcore import DatasetConfig
-from ebmcore.data.dataset import Dataset
+from ebmcore.data import Dataset
 
 __all__ = ["CelebA32Config", "load_celeba32"]
 

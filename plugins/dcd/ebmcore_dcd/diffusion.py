@@ -34,8 +34,29 @@ def _bcast(t: Tensor, x: Tensor) -> Tensor:
 
 
 def diffuse(x: Tensor, kernel: str, s: float) -> tuple[Tensor, Tensor]:
-    """One θ-free diffusion step of ``x`` ``(B, ...)``: returns ``(y, y0)``, the diffused states and the
-    tether centre ``y0`` (``y`` for VE, ``y / a`` for VP with :math:`a = 1/\\sqrt{1 + s^2}`)."""
+    r"""One θ-free diffusion step of ``x`` ``(B, ...)``: returns ``(y, y0)``, the diffused states and the
+    tether centre ``y0`` (``y`` for VE, ``y / a`` for VP with :math:`a = 1/\sqrt{1 + s^2}`).
+
+    Arguments:
+        x: clean states ``(B, *event)``.
+        kernel: ``ve`` (:math:`y = x + s\xi`) or ``vp`` (:math:`y = a x + \sqrt{1 - a^2}\,\xi`); any other
+            value is treated as ``vp``.
+        s: the VE noise standard deviation :math:`s` (VP: the one with the same tether).
+
+    Returns:
+        ``(y, y0)``, each ``(B, *event)``.
+
+    Examples:
+        >>> import torch
+        >>> from ebmcore_dcd import diffuse
+        >>> x = torch.zeros(1000, 2)
+        >>> y, y0 = diffuse(x, "ve", 0.5)
+        >>> torch.equal(y, y0), round(float(y.std()), 1)
+        (True, 0.5)
+        >>> y, y0 = diffuse(x + 1.0, "vp", 0.75)  # a = 1 / sqrt(1 + 0.75^2) = 0.8
+        >>> torch.allclose(y0, y / 0.8), round(float(y.mean()), 1)
+        (True, 0.8)
+    """
     if kernel == "ve":
         y = x + s * torch.randn_like(x)
         return y, y
@@ -61,16 +82,29 @@ def posterior_langevin(
         energy: ``(B, *event) -> (B,)``, called with ``cond``.
         y0: tether centres and starting states ``(B, *event)``.
         s2: per-example tether variance :math:`s^2`, ``(B,)``.
+        n_steps: Langevin (or MALA) steps.
         step: per-example Langevin step :math:`\eta`, ``(B,)`` (single level: ``step_frac`` :math:`\cdot s^2`; across
             VP levels: ``step_frac`` :math:`\cdot(1 - a_k^2)`, which stays small where :math:`a_k` is small and
             :math:`s_k^2 = (1 - a_k^2)/a_k^2` is huge).
         metropolis: MALA instead of ULA (exact for the posterior; safe at large steps).
+        cond: conditions passed to ``energy``, each ``(B,)`` (e.g. the level time ``t``).
         start: starting states (default ``y0``). Across VP levels the chains start at :math:`a_k y`, the
             posterior mean under a unit-variance Gaussian prior, instead of :math:`y/a_k`, which is
             :math:`1/a_k^2` times too far out at the noisy levels.
 
     Returns:
-        ``(x', acceptance)``: the detached final states and the mean acceptance (1 for ULA).
+        ``(x', acceptance)``: the detached final states ``(B, *event)`` and the mean acceptance, a scalar
+        tensor (1 for ULA).
+
+    Examples:
+        >>> import torch
+        >>> from ebmcore_dcd import posterior_langevin
+        >>> def prior(x, **cond):  # N(0, 1); with y0 = 2 and s^2 = 1 the posterior is N(1, 1/2)
+        ...     return 0.5 * x.pow(2).sum(1)
+        >>> y0, s2 = torch.full((500, 1), 2.0), torch.ones(500)
+        >>> x, acc = posterior_langevin(prior, y0, s2, n_steps=50, step=0.2 * s2, metropolis=True)
+        >>> tuple(x.shape), abs(float(x.mean()) - 1.0) < 0.1, float(acc) > 0.9
+        ((500, 1), True, True)
     """
     cond = cond or {}
     eta = _bcast(step, y0)
@@ -111,6 +145,22 @@ class VPSchedule:
     Arguments:
         n_levels: :math:`N`.
         beta_min, beta_max, n_ddpm: the DDPM linear schedule (defaults 1e-4, 2e-2, 1000).
+
+    Attributes:
+        a: the one-step coefficients :math:`a_k`, float64 ``(N,)``.
+        a_bar: the cumulative :math:`\bar a_k`, float64 ``(N + 1,)``.
+
+    Examples:
+        >>> import torch
+        >>> from ebmcore_dcd import VPSchedule
+        >>> sch = VPSchedule(6)
+        >>> tuple(sch.a.shape), tuple(sch.a_bar.shape), float(sch.a_bar[0])
+        ((6,), (7,), 1.0)
+        >>> bool((sch.a[1:] < sch.a[:-1]).all())  # later levels add more noise
+        True
+        >>> a_bar, a, s2 = sch.coeffs(torch.tensor([0, 5]), torch.zeros(2))
+        >>> torch.allclose(s2, (1 - a**2) / a**2), sch.level_time(torch.tensor([0, 3]), torch.zeros(2))
+        (True, tensor([0.0000, 0.5000]))
     """
 
     def __init__(self, n_levels: int = 6, *, beta_min: float = 1e-4, beta_max: float = 2e-2, n_ddpm: int = 1000) -> None:
@@ -139,7 +189,28 @@ class VPSchedule:
 
 
 def tethered(energy: EnergyFn, y0: Tensor, s2: Tensor | float) -> Callable[..., Tensor]:
-    """The recovery energy :math:`U(x' \\mid y)` as a callable (for samplers from other packages)."""
+    r"""The recovery energy :math:`U(x' \mid y) = E(x') + \|x' - y_0\|^2/(2 s^2)` as a callable (for samplers from
+    other packages).
+
+    Arguments:
+        energy: :math:`E`, ``(B, *event) -> (B,)``.
+        y0: the tether centres ``(B, *event)``.
+        s2: the tether variance :math:`s^2`, a float or ``(B,)``.
+
+    Returns:
+        :math:`U`, a callable ``(B, *event), **cond -> (B,)`` (conditions go to ``energy``).
+
+    Examples:
+        >>> import torch
+        >>> from ebmcore_dcd import tethered
+        >>> def energy(x, **cond):
+        ...     return x.pow(2).sum(1)
+        >>> u = tethered(energy, torch.ones(2, 3), 0.5)
+        >>> u(torch.zeros(2, 3))  # 0 + 3 / (2 * 0.5)
+        tensor([3., 3.])
+        >>> u(torch.ones(2, 3))  # at the centre: the energy alone
+        tensor([3., 3.])
+    """
 
     def u(z: Tensor, **c: Tensor) -> Tensor:
         return energy(z, **c) + (z - y0).flatten(1).pow(2).sum(1) / (2.0 * s2)

@@ -60,6 +60,9 @@ MAX_ULA_STEP_FRAC = 0.25
 class DCDObjectiveConfig(ObjectiveConfig):
     """Config of :class:`DCDObjective`.
 
+    Settings known to fail are refused: an unadjusted (``metropolis=false``) ``langevin`` step above
+    ``MAX_ULA_STEP_FRAC`` (0.25) diverges, and the time-dependent mode has no ``expansion`` estimator.
+
     Attributes:
         kernel: ``ve`` or ``vp`` diffusion kernel (single-level mode).
         noise: VE standard deviation :math:`s` (VP: :math:`a = 1/\\sqrt{1 + s^2}`, the same tether).
@@ -71,6 +74,20 @@ class DCDObjectiveConfig(ObjectiveConfig):
             for ``langevin`` in 64-D).
         time_dependent: one :math:`E(x, t)` across a VP diffusion with ``n_levels`` levels.
         n_levels: levels of the time-dependent mode.
+
+    Examples:
+        >>> from ebmcore.components.energies import MLPEnergy
+        >>> from ebmcore_dcd import DCDObjective, DCDObjectiveConfig
+        >>> cfg = DCDObjectiveConfig(estimator="langevin", n_steps=5, step_frac=0.1)
+        >>> objective = DCDObjective(MLPEnergy((2,), hidden=(16,)), **cfg.as_kwargs())
+        >>> objective.estimator, objective.kernel, objective.noise
+        ('langevin', 've', 0.5)
+        >>> DCDObjectiveConfig(estimator="langevin", step_frac=0.5)
+        Traceback (most recent call last):
+        ...
+        ValueError: step_frac=0.5 is an unadjusted posterior step larger than 0.25·s²: such steps diverge ...
+        >>> DCDObjectiveConfig(estimator="langevin", step_frac=0.5, metropolis=True).metropolis
+        True
     """
 
     kernel: Literal["ve", "vp"] = attrs.field(default="ve", validator=v.in_(("ve", "vp")))
@@ -119,16 +136,42 @@ class _AtDataLevel(nn.Module):
 class DCDObjective(Objective):
     r"""DCD training of an energy (group ``energy``); see the module docstring for the estimators.
 
-    Reference: Luo et al., arXiv 2307.01668.
-
-    Arguments:
-        energy: :math:`E_\theta`, ``(B, *event_shape) -> (B,)``; with ``time_dependent`` it must accept ``t``.
-        kernel, noise, estimator, n_steps, step_frac, metropolis, n_proposals, data_weight, n_probes, alpha,
-            time_dependent, n_levels: see :class:`DCDObjectiveConfig`.
+    ``forward(batch, step)`` takes data ``batch.x`` ``(B, *event_shape)`` and returns the scalar loss of the
+    group ``energy``. With ``time_dependent`` the model's density on data space is :math:`E(x, t=0)`
+    (``model_energy()``).
 
     Metrics: ``energy/pos``, ``energy/neg``, ``dcd/gap`` (:math:`\overline{E^+} - \overline{E^-}`), ``dcd/ess``
     (``snis``: mean normalised ESS of the weights), ``dcd/acceptance`` (MALA), ``dcd/move``
     (mean :math:`\|x' - y_0\|`, ``langevin``).
+
+    References:
+        Luo, Jiang, Hu, Sun, Li & Zhang, "Training Energy-Based Models with Diffusion Contrastive
+        Divergences", arXiv 2307.01668, 2023.
+        Gao, Song, Poole, Wu & Kingma, "Learning Energy-Based Models by Diffusion Recovery Likelihood",
+        ICLR 2021, arXiv 2012.08125 (the time-dependent mode's levels and weights).
+
+    Arguments:
+        energy: :math:`E_\theta`, ``(B, *event_shape) -> (B,)``; with ``time_dependent`` it must accept ``t``.
+        kernel, noise, estimator, n_steps, step_frac, metropolis: see :class:`DCDObjectiveConfig`.
+        n_proposals, data_weight, n_probes, alpha, time_dependent, n_levels: see :class:`DCDObjectiveConfig`.
+
+    Examples:
+        >>> import torch
+        >>> from ebmcore import Batch
+        >>> from ebmcore.components.energies import MLPEnergy
+        >>> from ebmcore_dcd import DCDObjective
+        >>> energy = MLPEnergy((2,), hidden=(16,))
+        >>> objective = DCDObjective(energy, estimator="snis", noise=0.5, n_proposals=4)
+        >>> out = objective(Batch(torch.randn(8, 2)), step=0)
+        >>> sorted(out.losses), sorted(out.metrics)
+        (['energy'], ['dcd/ess', 'dcd/gap', 'energy/neg', 'energy/pos'])
+        >>> out.losses["energy"].backward()  # a scalar loss with gradients for the energy's weights
+        >>> all(p.grad is not None for p in energy.parameters())
+        True
+        >>> DCDObjective(energy, time_dependent=True)
+        Traceback (most recent call last):
+        ...
+        TypeError: the time-dependent DCD mode needs an energy that accepts 't' ...
     """
 
     def __init__(

@@ -36,6 +36,16 @@ class RecoverySamplerConfig(SamplerConfig):
             over-disperse their samples (docs/dcd.md).
         step_frac: step :math:`\\eta_k = ` ``step_frac`` :math:`\\cdot (1 - a_k^2)` (the level's noise variance).
         metropolis: MALA steps instead of ULA.
+
+    Examples:
+        >>> from ebmcore_dcd import RecoverySampler, RecoverySamplerConfig
+        >>> cfg = RecoverySamplerConfig(n_levels=4, n_steps=5)
+        >>> RecoverySampler(**cfg.as_kwargs())
+        RecoverySampler(n_levels=4, n_steps=5, step_frac=0.1)
+        >>> RecoverySamplerConfig(step_frac=0.0)
+        Traceback (most recent call last):
+        ...
+        ValueError: 'step_frac' must be > 0: 0.0
     """
 
     n_levels: int = attrs.field(default=6, validator=v.ge(1))
@@ -47,11 +57,31 @@ class RecoverySamplerConfig(SamplerConfig):
 class RecoverySampler(Sampler):
     r"""Ancestral recovery sampling through the levels of a :class:`~ebmcore_dcd.diffusion.VPSchedule`.
 
+    ``sample(energy, x0)``: ``x0`` ``(B, *event)`` is :math:`x_N`; returns :math:`x_0` with ``n_grad_evals`` =
+    ``n_levels * (n_steps + 1)`` (``n_steps`` for ULA: the last step needs no new gradient). The sampler sets
+    ``t`` itself; labels ``y`` ``(B,)`` may be passed in ``cond``.
+
+    References:
+        Gao, Song, Poole, Wu & Kingma, "Learning Energy-Based Models by Diffusion Recovery Likelihood",
+        ICLR 2021, arXiv 2012.08125.
+        Luo, Jiang, Hu, Sun, Li & Zhang, "Training Energy-Based Models with Diffusion Contrastive
+        Divergences", arXiv 2307.01668, 2023 (the time-dependent mode).
+
     Arguments:
         n_levels, n_steps, step_frac, metropolis: see :class:`RecoverySamplerConfig`.
 
-    ``sample(energy, x0)``: ``x0`` ``(B, *event)`` is :math:`x_N`; returns :math:`x_0` with ``n_grad_evals`` =
-    ``n_levels * (n_steps + 1)`` (``n_steps`` for ULA: the last step needs no new gradient).
+    Examples:
+        >>> import torch
+        >>> from ebmcore.components.energies import MLPEnergy
+        >>> from ebmcore_dcd import RecoverySampler
+        >>> energy = MLPEnergy((2,), hidden=(16,), time_conditioned=True)
+        >>> sampler = RecoverySampler(n_levels=3, n_steps=2)
+        >>> out = sampler.sample(energy, torch.randn(5, 2))
+        >>> tuple(out.x.shape), out.n_grad_evals
+        ((5, 2), 6)
+        >>> mala = RecoverySampler(n_levels=3, n_steps=2, metropolis=True).sample(energy, torch.randn(5, 2))
+        >>> mala.n_grad_evals, 0.0 <= float(mala.stats["acceptance_rate"]) <= 1.0
+        (9, True)
     """
 
     def __init__(self, *, n_levels: int = 6, n_steps: int = 30, step_frac: float = 0.1, metropolis: bool = False) -> None:

@@ -68,6 +68,18 @@ class MLPGeneratorConfig(InitializerConfig):
         hidden: hidden widths.
         batch_norm: batch norm before each ReLU (the official GAN-style generator).
         output: ``none`` (toys) or ``tanh`` (images in ``[-1, 1]``).
+
+    Examples:
+        >>> from ebmcore_gebm import MLPGenerator, MLPGeneratorConfig
+        >>> cfg = MLPGeneratorConfig(latent_dim=4, hidden=(16,), output="tanh")
+        >>> cfg.batch_norm
+        True
+        >>> MLPGenerator((2,), **cfg.as_kwargs()).latent_shape
+        (4,)
+        >>> MLPGeneratorConfig(output="sigmoid")
+        Traceback (most recent call last):
+        ...
+        ValueError: ("'output' must be in ('none', 'tanh') (got 'sigmoid')", ...)
     """
 
     latent_dim: int = attrs.field(default=2, validator=v.ge(1))
@@ -79,12 +91,30 @@ class MLPGeneratorConfig(InitializerConfig):
 class MLPGenerator(_Generator):
     r"""MLP generator :math:`G_\theta: \mathbb R^d \to` ``event_shape`` (Linear, BatchNorm, ReLU blocks).
 
+    A GEBM base: ``sample_latent(n)`` draws :math:`z \sim \mathcal N(0, I_d)` ``(n, d)``; ``decode(z)``:
+    ``(n, d) -> (n, *event_shape)``, differentiable in ``z`` and the weights; ``init(n)``: detached samples.
+
+    References:
+        Arbel, Zhou & Gretton, "Generalized Energy Based Models", ICLR 2021, arXiv 2003.05033 (code
+        github.com/MichaelArbel/GeneralizedEBM, ``models/generator.py``).
+
     Arguments:
         event_shape: shape of one generated state.
         latent_dim, hidden, batch_norm, output: see :class:`MLPGeneratorConfig`.
         device, dtype: of the parameters.
 
-    ``decode(z)``: ``(n, d) -> (n, *event_shape)``, differentiable in ``z`` and the weights.
+    Examples:
+        >>> from ebmcore import LatentInitializer
+        >>> from ebmcore_gebm import MLPGenerator
+        >>> base = MLPGenerator((2,), latent_dim=3, hidden=(16,))
+        >>> isinstance(base, LatentInitializer)  # latent samplers find it by capability
+        True
+        >>> z = base.sample_latent(5)
+        >>> x = base.decode(z)
+        >>> tuple(z.shape), tuple(x.shape), x.requires_grad
+        ((5, 3), (5, 2), True)
+        >>> base.init(5).requires_grad
+        False
     """
 
     def __init__(
@@ -133,6 +163,16 @@ class ConvGeneratorConfig(InitializerConfig):
     Attributes:
         latent_dim: dimension of :math:`z` (official 100).
         channels: channels from the first feature map down; one 2x upsampling per entry after the first.
+
+    Examples:
+        >>> from ebmcore_gebm import ConvGenerator, ConvGeneratorConfig
+        >>> cfg = ConvGeneratorConfig(latent_dim=8, channels=(16, 8))
+        >>> ConvGenerator((1, 8, 8), **cfg.as_kwargs()).start  # 16 maps of 4x4, doubled once to 8x8
+        (16, 4, 4)
+        >>> ConvGeneratorConfig(channels=(64,))
+        Traceback (most recent call last):
+        ...
+        ValueError: Length of 'channels' must be >= 2: 1
     """
 
     latent_dim: int = attrs.field(default=100, validator=v.ge(1))
@@ -140,15 +180,30 @@ class ConvGeneratorConfig(InitializerConfig):
 
 
 class ConvGenerator(_Generator):
-    r"""DCGAN / SNGAN-ConvNet generator: dense :math:`z \to` ``channels[0]`` maps of size
-    ``H / 2**(len(channels) - 1)``, then per further entry a stride-2 4x4 transposed conv with BatchNorm and
-    ReLU, a 3x3 conv to the image channels and tanh (official ``sngan`` generator: 512→256→128→64 on 4x4 →
-    32x32).
+    r"""DCGAN / SNGAN-ConvNet generator :math:`G_\theta(z)` for images ``(C, H, W)``.
+
+    A dense layer maps :math:`z` to ``channels[0]`` maps of size ``H / 2**(len(channels) - 1)``, then per
+    further entry a stride-2 4x4 transposed conv with BatchNorm and ReLU, a 3x3 conv to the image channels
+    and tanh (official ``sngan`` generator: 512→256→128→64 on 4x4 → 32x32). ``decode(z)``:
+    ``(n, latent_dim) -> (n, C, H, W)``.
+
+    References:
+        Arbel, Zhou & Gretton, "Generalized Energy Based Models", ICLR 2021, arXiv 2003.05033 (code
+        github.com/MichaelArbel/GeneralizedEBM, ``models/generator.py``).
+        Miyato et al., "Spectral Normalization for Generative Adversarial Networks", arXiv 1802.05957 (the
+        SNGAN ConvNet generator).
 
     Arguments:
         event_shape: ``(C, H, W)`` with ``H``, ``W`` divisible by ``2 ** (len(channels) - 1)``.
         latent_dim, channels: see :class:`ConvGeneratorConfig`.
         device, dtype: of the parameters.
+
+    Examples:
+        >>> from ebmcore_gebm import ConvGenerator
+        >>> base = ConvGenerator((1, 8, 8), latent_dim=8, channels=(16, 8))
+        >>> x = base.init(2)
+        >>> tuple(x.shape), bool(x.abs().max() <= 1)  # tanh output: images in [-1, 1]
+        ((2, 1, 8, 8), True)
     """
 
     def __init__(

@@ -41,6 +41,18 @@ class GEBMMLPEnergyConfig(EnergyConfig):
         negative_slope: slope of the leaky ReLU (official 0.1).
         spectral_norm: spectral normalisation on the hidden linear layers (not the head).
         min_energy: lower truncation :math:`E \\ge` ``min_energy`` (official -10); ``None``: off.
+
+    Examples:
+        >>> from ebmcore_gebm import GEBMMLPEnergy, GEBMMLPEnergyConfig
+        >>> cfg = GEBMMLPEnergyConfig(hidden=(16, 16), min_energy=None)
+        >>> cfg.negative_slope, cfg.spectral_norm
+        (0.1, True)
+        >>> GEBMMLPEnergy((2,), **cfg.as_kwargs()).min_energy is None
+        True
+        >>> GEBMMLPEnergyConfig(hidden=(16, 0))
+        Traceback (most recent call last):
+        ...
+        ValueError: 'hidden' must be > 0: 0
     """
 
     hidden: tuple[int, ...] = attrs.field(default=(128, 128, 128), validator=v.deep_iterable(v.gt(0)))
@@ -50,15 +62,32 @@ class GEBMMLPEnergyConfig(EnergyConfig):
 
 
 class GEBMMLPEnergy(Energy):
-    r"""MLP critic :math:`E_\psi(x)` on flattened states, leaky ReLU, spectral norm on hidden layers,
-    output truncated below (GEBM's toy and digits energy, method notes 7.2/7.4).
+    r"""MLP critic :math:`E_\psi(x)` on flattened states, truncated below.
+
+    Leaky ReLU, spectral norm on the hidden layers, output truncated below (GEBM's toy and digits energy,
+    method notes 7.2/7.4).
+
+    ``forward(x)``: ``(B, *event_shape) -> (B,)``.
+
+    References:
+        Arbel, Zhou & Gretton, "Generalized Energy Based Models", ICLR 2021, arXiv 2003.05033 (code
+        github.com/MichaelArbel/GeneralizedEBM, ``models/discriminator.py``).
+        Miyato et al., "Spectral Normalization for Generative Adversarial Networks", arXiv 1802.05957.
 
     Arguments:
         event_shape: shape of one state (flattened to ``D`` features).
         hidden, negative_slope, spectral_norm, min_energy: see :class:`GEBMMLPEnergyConfig`.
         device, dtype: of the parameters.
 
-    ``forward(x)``: ``(B, *event_shape) -> (B,)``.
+    Examples:
+        >>> import torch
+        >>> from ebmcore_gebm import GEBMMLPEnergy
+        >>> energy = GEBMMLPEnergy((2,), hidden=(16, 16))
+        >>> tuple(energy(torch.randn(5, 2)).shape)
+        (5,)
+        >>> floored = GEBMMLPEnergy((2,), hidden=(16,), min_energy=0.0)
+        >>> bool((floored(torch.randn(100, 2)) >= 0).all())  # truncated below at min_energy
+        True
     """
 
     def __init__(
@@ -107,6 +136,18 @@ class GEBMConvEnergyConfig(EnergyConfig):
         channels: channels of the conv stages; every stage is a 3x3 conv then a stride-2 4x4 conv.
         negative_slope: leaky-ReLU slope (official 0.1).
         min_energy: lower truncation (official -10); ``None``: off.
+
+    Examples:
+        >>> from ebmcore_gebm import GEBMConvEnergy, GEBMConvEnergyConfig
+        >>> cfg = GEBMConvEnergyConfig(channels=(8, 16))
+        >>> cfg.min_energy
+        -10.0
+        >>> GEBMConvEnergy((1, 8, 8), **cfg.as_kwargs()).head
+        Linear(in_features=32, out_features=1, bias=True)
+        >>> GEBMConvEnergyConfig(channels=())
+        Traceback (most recent call last):
+        ...
+        ValueError: Length of 'channels' must be >= 1: 0
     """
 
     channels: tuple[int, ...] = attrs.field(default=(64, 128, 256), validator=[v.min_len(1), v.deep_iterable(v.gt(0))])
@@ -115,14 +156,33 @@ class GEBMConvEnergyConfig(EnergyConfig):
 
 
 class GEBMConvEnergy(Energy):
-    r"""SNGAN-ConvNet-style critic for images ``(B, C, H, W) -> (B,)`` (official ``sngan`` discriminator,
-    scaled by ``channels``): per stage a spectrally normalised 3x3 conv and a stride-2 4x4 conv, leaky ReLU,
-    then a final 3x3 SN conv, global sum pooling and a plain linear head; output truncated below.
+    r"""SNGAN-ConvNet-style critic for images ``(B, C, H, W) -> (B,)``.
+
+    The official ``sngan`` discriminator, scaled by ``channels``: per stage a spectrally normalised 3x3 conv
+    and a stride-2 4x4 conv, leaky ReLU, then a final 3x3 SN conv, global sum pooling and a plain linear
+    head; output truncated below.
+
+    References:
+        Arbel, Zhou & Gretton, "Generalized Energy Based Models", ICLR 2021, arXiv 2003.05033 (code
+        github.com/MichaelArbel/GeneralizedEBM, ``models/discriminator.py``).
+        Miyato et al., "Spectral Normalization for Generative Adversarial Networks", arXiv 1802.05957.
 
     Arguments:
         event_shape: ``(C, H, W)`` with ``H`` and ``W`` divisible by ``2 ** len(channels)``.
         channels, negative_slope, min_energy: see :class:`GEBMConvEnergyConfig`.
         device, dtype: of the parameters.
+
+    Examples:
+        >>> import torch
+        >>> from ebmcore_gebm import GEBMConvEnergy
+        >>> energy = GEBMConvEnergy((1, 8, 8), channels=(8, 16))
+        >>> e = energy(torch.randn(3, 1, 8, 8))
+        >>> tuple(e.shape), bool((e >= -10).all())
+        ((3,), True)
+        >>> GEBMConvEnergy((1, 6, 6), channels=(8, 16))
+        Traceback (most recent call last):
+        ...
+        ValueError: image size 6x6 is not divisible by 2**2 (one halving per stage)
     """
 
     def __init__(

@@ -93,13 +93,53 @@ class _SoftClipGrad(torch.autograd.Function):
 
 
 def soft_clip_grad(p: Tensor) -> Tensor:
-    """``p`` unchanged in the forward pass; its gradient soft-clipped to ``2g/(1+g²)`` in ``[-1, 1]``."""
+    """``p`` unchanged in the forward pass; its gradient soft-clipped to ``2g/(1+g²)`` in ``[-1, 1]``.
+
+    Non-finite gradient entries become 0. :class:`GEBMObjective` routes the energy's parameters through it
+    (``soft_clip=True``), as the official code clips the critic's gradients.
+
+    Arguments:
+        p: any tensor (typically a parameter).
+
+    Returns:
+        A tensor equal to ``p`` whose backward pass soft-clips the incoming gradient.
+
+    Examples:
+        >>> import torch
+        >>> from ebmcore_gebm import soft_clip_grad
+        >>> p = torch.tensor([0.0, 1.0, 3.0], requires_grad=True)
+        >>> q = soft_clip_grad(p)
+        >>> torch.equal(q, p)
+        True
+        >>> (q * torch.tensor([0.5, 1.0, 3.0])).sum().backward()  # raw gradients 0.5, 1, 3
+        >>> p.grad
+        tensor([0.8000, 1.0000, 0.6000])
+    """
     return _SoftClipGrad.apply(p)  # type: ignore[no-any-return]
 
 
 def base_sample(base: Initializer, n: int) -> Tensor:
-    """``n`` reparameterised base samples ``(n, *event_shape)``: ``decode(sample_latent(n))`` for a generator,
-    ``sample_with_log_prob(n)[0]`` for a flow, else ``init(n)`` (not differentiable)."""
+    """``n`` reparameterised base samples ``(n, *event_shape)``, differentiable in the base's weights.
+
+    ``decode(sample_latent(n))`` for a generator (a latent initializer), ``sample_with_log_prob(n)[0]`` for
+    a flow (a density initializer), else ``init(n)`` (not differentiable).
+
+    Arguments:
+        base: the GEBM base, an initializer.
+        n: number of samples.
+
+    Returns:
+        Samples ``(n, *event_shape)``.
+
+    Examples:
+        >>> from ebmcore.components.initializers import GaussianInitializer
+        >>> from ebmcore_gebm import MLPGenerator, base_sample
+        >>> x = base_sample(MLPGenerator((2,), hidden=(16,)), 4)
+        >>> tuple(x.shape), x.requires_grad  # gradients reach the generator
+        ((4, 2), True)
+        >>> tuple(base_sample(GaussianInitializer((2,)), 4).shape)
+        (4, 2)
+    """
     if isinstance(base, LatentInitializer):
         return base.decode(base.sample_latent(n))
     if isinstance(base, DensityInitializer):
@@ -121,8 +161,29 @@ def gebm_log_likelihood(energy: Callable[..., Tensor], base: DensityInitializer,
     (importance sampling with the base as proposal; :math:`\hat A` is biased low by Jensen, so the NLL is
     optimistic by :math:`O(1/(M\cdot\mathrm{ESS}))`: trust it when the normalised ESS is not tiny).
 
+    Arguments:
+        energy: the GEBM energy, ``(M, *event_shape) -> (M,)``.
+        base: the density base :math:`g` (``sample_with_log_prob``, ``log_prob``), e.g. a flow.
+        x: points ``(B, *event_shape)`` to evaluate.
+        n_samples: base samples :math:`M` of the estimate of :math:`\hat A`.
+        chunk: base samples per energy evaluation (bounds the memory).
+
     Returns:
-        ``(log_q (B,), ess)`` with ``ess`` :math:`= (\sum w)^2 / (M \sum w^2)` of the weights :math:`e^{-E(y_m)}`.
+        ``(log_q (B,), ess)`` with ``ess`` :math:`= (\sum w)^2 / (M \sum w^2)` of the weights :math:`e^{-E(y_m)}`
+        (a 0-d float64 tensor).
+
+    Examples:
+        A constant energy leaves the base unchanged: :math:`\hat A` absorbs the constant and the weights are
+        equal.
+
+        >>> import torch
+        >>> from ebmcore.components.initializers import GaussianInitializer
+        >>> from ebmcore_gebm import gebm_log_likelihood
+        >>> base = GaussianInitializer((2,))
+        >>> x = torch.randn(3, 2)
+        >>> log_q, ess = gebm_log_likelihood(lambda x: torch.full((x.shape[0],), 3.0), base, x, n_samples=100)
+        >>> torch.allclose(log_q, base.log_prob(x)), round(float(ess), 6)
+        (True, 1.0)
     """
     neg_e = []
     left = n_samples
@@ -149,6 +210,16 @@ class GEBMObjectiveConfig(ObjectiveConfig):
         newton_a: Newton-preconditioned gradient for :math:`A`.
         a_init_samples: base samples of the Monte-Carlo initialisation of :math:`A`.
         train_base: train the base (``false``: a fixed base, e.g. a pre-trained flow).
+
+    Examples:
+        >>> from ebmcore_gebm import GEBMObjectiveConfig
+        >>> cfg = GEBMObjectiveConfig(gp_weight=1.0, n_critic=2)
+        >>> cfg.burst_steps, cfg.initial_bursts, cfg.burst_every
+        (100, 2, 500)
+        >>> GEBMObjectiveConfig(a_init_samples=1)
+        Traceback (most recent call last):
+        ...
+        ValueError: 'a_init_samples' must be >= 2: 1
     """
 
     gp_weight: float = attrs.field(default=0.1, validator=v.ge(0))
@@ -165,21 +236,44 @@ class GEBMObjectiveConfig(ObjectiveConfig):
 class GEBMObjective(Objective):
     r"""GEBM / KALE training: groups ``energy`` (:math:`\psi`, :math:`A`) and ``base`` (:math:`\theta`).
 
-    See the module docstring for the losses, transforms and schedule.
-
-    Reference: Arbel, Zhou & Gretton, ICLR 2021, arXiv 2003.05033.
-
-    Arguments:
-        energy: :math:`E_\psi`, ``(B, *event_shape) -> (B,)``, unconditional.
-        base: the base :math:`G` (a :class:`~ebmcore.abstract.LatentInitializer` generator or a
-            :class:`~ebmcore.abstract.DensityInitializer` flow).
-        gp_weight, n_critic, burst_steps, initial_bursts, burst_every, soft_clip, newton_a, a_init_samples,
-            train_base: see :class:`GEBMObjectiveConfig`.
+    See the module docstring for the losses, transforms and schedule. Each call ``forward(batch, step)``
+    returns the loss of one group, chosen by :meth:`phase`.
 
     Metrics: ``kale`` (:math:`F(E, A)` on the batch, the KALE estimate; ≥ 0 when the energy is informative),
     ``gebm/A``, ``gebm/A_batch`` (:math:`\log\overline{e^{-E(\tilde x)}}`, what :math:`A` should track),
     ``gebm/mean_exp`` (:math:`m`, should stay near 1), ``gebm/grad_penalty``, ``gebm/base_ess``
     (normalised ESS of the base step's softmax weights), ``energy/pos``, ``energy/neg``.
+
+    References:
+        Arbel, Zhou & Gretton, "Generalized Energy Based Models", ICLR 2021, arXiv 2003.05033 (code
+        github.com/MichaelArbel/GeneralizedEBM, ``trainer.py``).
+
+    Arguments:
+        energy: :math:`E_\psi`, ``(B, *event_shape) -> (B,)``, unconditional.
+        base: the base :math:`G` (a :class:`~ebmcore.abstract.LatentInitializer` generator or a
+            :class:`~ebmcore.abstract.DensityInitializer` flow).
+        gp_weight, n_critic, burst_steps, initial_bursts, burst_every: see :class:`GEBMObjectiveConfig`.
+        soft_clip, newton_a, a_init_samples, train_base: see :class:`GEBMObjectiveConfig`.
+
+    Examples:
+        >>> import torch
+        >>> from ebmcore import Batch
+        >>> from ebmcore_gebm import GEBMMLPEnergy, GEBMObjective, MLPGenerator
+        >>> energy = GEBMMLPEnergy((2,), hidden=(16,))
+        >>> base = MLPGenerator((2,), hidden=(16,))
+        >>> objective = GEBMObjective(energy, base, n_critic=2, burst_steps=3, a_init_samples=64)
+        >>> [objective.phase(step) for step in range(9)]  # 3 critic steps before base steps 0, 1; then 2
+        ['energy', 'energy', 'energy', 'base', 'energy', 'energy', 'energy', 'base', 'energy']
+        >>> batch = Batch(torch.randn(8, 2))
+        >>> out = objective(batch, 0)
+        >>> sorted(out.losses), torch.equal(out.metrics["gebm/A"], objective.log_normalizer.detach())
+        (['energy'], True)
+        >>> sorted(out.metrics)
+        ['energy/neg', 'energy/pos', 'gebm/A', 'gebm/A_batch', 'gebm/grad_penalty', 'gebm/mean_exp', 'kale']
+        >>> sorted(objective(batch, 3).losses)
+        ['base']
+        >>> objective.model_has_density  # an implicit generator: no density on data space
+        False
     """
 
     log_normalizer: nn.Parameter

@@ -68,6 +68,18 @@ class LatentLangevinSamplerConfig(SamplerConfig):
         sir_pool: base samples per output sample for ``sir``.
         sir_replacement: resample with replacement (exact SIR; duplicates) or without (no duplicates, a
             close approximation when ``sir_pool`` is large; duplicates bias sample metrics such as MMD²).
+
+    Examples:
+        >>> from ebmcore_gebm import LatentLangevinSampler, LatentLangevinSamplerConfig
+        >>> cfg = LatentLangevinSamplerConfig(kernel="kla", n_steps=50, decay_every=20)
+        >>> cfg.friction, cfg.decay
+        (100.0, 0.1)
+        >>> LatentLangevinSampler(**cfg.as_kwargs())
+        LatentLangevinSampler(kernel='kla', n_steps=50, step_size=0.001, temperature=1.0)
+        >>> LatentLangevinSamplerConfig(decay=2.0)
+        Traceback (most recent call last):
+        ...
+        ValueError: 'decay' must be <= 1: 2.0
     """
 
     kernel: Literal["ula", "kla", "sir", "none"] = attrs.field(default="ula", validator=v.in_(KERNELS))
@@ -85,8 +97,32 @@ def kinetic_langevin(
     potential: Callable[[Tensor], Tensor], z: Tensor, *, n_steps: int, step_size: float, friction: float,
     decay: float = 1.0, decay_every: int | None = None,
 ) -> Tensor:
-    r"""Run the official A-B-O-B-A kinetic Langevin chain on ``potential`` ``(B, ...) -> (B,)`` from ``z``
-    (velocity 0) and return the final states (detached). One gradient evaluation per step."""
+    r"""Run the official A-B-O-B-A kinetic Langevin chain on ``potential`` from ``z`` (velocity 0).
+
+    One gradient evaluation per step; the splitting is given in the module docstring (:math:`h = 2\sqrt\gamma`).
+
+    Arguments:
+        potential: :math:`U`, ``(B, ...) -> (B,)``.
+        z: starting states ``(B, ...)``.
+        n_steps: number of steps.
+        step_size: :math:`\gamma`.
+        friction: :math:`\kappa`.
+        decay, decay_every: :math:`\gamma \leftarrow` ``decay`` :math:`\cdot\gamma` every ``decay_every``
+            steps (``None``: constant).
+
+    Returns:
+        The final states, shape of ``z``, detached.
+
+    Examples:
+        Chains started far out in :math:`U(z) = \lVert z\rVert^2/2` relax towards :math:`\mathcal N(0, I)`:
+
+        >>> import torch
+        >>> from ebmcore_gebm import kinetic_langevin
+        >>> z0 = torch.full((64, 2), 10.0)
+        >>> z = kinetic_langevin(lambda z: 0.5 * z.pow(2).sum(1), z0, n_steps=50, step_size=1e-2, friction=1.0)
+        >>> tuple(z.shape), z.requires_grad, bool(z.norm(dim=1).mean() < 3)
+        ((64, 2), False, True)
+    """
     v_ = torch.zeros_like(z)
     gamma = step_size
     for k in range(n_steps):
@@ -108,16 +144,32 @@ class LatentLangevinSampler(Sampler):
     r"""GEBM's latent MCMC (ULA or kinetic Langevin on :math:`U(z) = \tfrac12\|z\|^2 + \beta E(G z)`), SIR, or
     plain base samples; see the module docstring.
 
-    Reference: Arbel, Zhou & Gretton, ICLR 2021, arXiv 2003.05033.
+    ``generate(energy, base, n)`` returns a :class:`~ebmcore.abstract.SampleResult` with ``x``
+    ``(n, *event_shape)`` detached; ``sir`` also sets ``log_weights`` of the pool's chosen samples and the
+    stat ``sir_ess`` (normalised ESS of the pool's weights). ``n_grad_evals`` counts gradient evaluations of
+    :math:`U` (each one generator and energy forward + backward) per sample.
+
+    References:
+        Arbel, Zhou & Gretton, "Generalized Energy Based Models", ICLR 2021, arXiv 2003.05033 (code
+        github.com/MichaelArbel/GeneralizedEBM, ``samplers.py``).
 
     Arguments:
-        kernel, n_steps, step_size, temperature, friction, decay, decay_every, sir_pool, sir_replacement: see
-            :class:`LatentLangevinSamplerConfig`.
+        kernel, n_steps, step_size, temperature, friction: see :class:`LatentLangevinSamplerConfig`.
+        decay, decay_every, sir_pool, sir_replacement: see :class:`LatentLangevinSamplerConfig`.
 
-    Returns (of ``generate``): :class:`~ebmcore.abstract.SampleResult` with ``x`` ``(n, *event_shape)``
-    detached; ``sir`` also sets ``log_weights`` of the pool's chosen samples and the stat ``sir_ess`` (normalised
-    ESS of the pool's weights). ``n_grad_evals`` counts gradient evaluations of :math:`U` (each one generator
-    and energy forward + backward) per sample.
+    Examples:
+        >>> import torch
+        >>> from ebmcore_gebm import GEBMMLPEnergy, LatentLangevinSampler, MLPGenerator
+        >>> energy = GEBMMLPEnergy((2,), hidden=(16,))
+        >>> base = MLPGenerator((2,), hidden=(16,))
+        >>> sampler = LatentLangevinSampler(kernel="ula", n_steps=5, step_size=1e-2)
+        >>> out = sampler.generate(energy, base, 8)  # Langevin on z, then x = G(z)
+        >>> tuple(out.x.shape), out.n_grad_evals, out.x.requires_grad
+        ((8, 2), 5, False)
+        >>> sir = LatentLangevinSampler(kernel="sir", sir_pool=4)
+        >>> out = sir.generate(energy, base, 8)  # 8 of 32 base samples, resampled by exp(-E)
+        >>> tuple(out.x.shape), tuple(out.log_weights.shape), sorted(out.stats)
+        ((8, 2), (8,), ['sir_ess'])
     """
 
     def __init__(

@@ -75,6 +75,16 @@ class NFMLEObjectiveConfig(ObjectiveConfig):
         model: ``plain`` (:math:`p \\propto e^{-E}`) or ``tilted`` (:math:`p \\propto q\\,e^{-E}`).
         alpha: energy-squared regulariser :math:`\\alpha(E(x^+)^2 + E(x^-)^2)`.
         n_negatives: chains used as negatives per step (``None``: the batch size).
+
+    Examples:
+        >>> from ebmcore_nfmle import NFMLEObjectiveConfig
+        >>> cfg = NFMLEObjectiveConfig(negatives="snis", n_snis=128)
+        >>> cfg.forward_kl_weight, cfg.model, cfg.as_kwargs()["n_snis"]
+        (0.8, 'plain', 128)
+        >>> NFMLEObjectiveConfig(forward_kl_weight=1.5)
+        Traceback (most recent call last):
+        ...
+        ValueError: 'forward_kl_weight' must be <= 1: 1.5
     """
 
     forward_kl_weight: float = attrs.field(default=0.8, validator=[v.ge(0), v.le(1)])
@@ -95,18 +105,46 @@ class NFMLEObjective(Objective):
     :class:`~ebmcore.abstract.DensityInitializer` (a flow; core's fixed Gaussian gives an IMH baseline
     with no flow group).
 
-    Reference: Grenioux, Moulines & Gabrié, arXiv 2306.00684.
+    Metrics: ``energy/pos``, ``energy/neg``, ``cd_gap``, ``flow/fwd_nll`` (:math:`L_{\rm fwd}`),
+    ``flow/reverse`` (:math:`L_{\rm rev}`), ``flow/data_nll``, ``snis/ess`` and the sampler's stats under
+    ``sampler/`` (``global_acceptance``: the IMH acceptance rate, the flow-quality diagnostic).
+
+    References:
+        Grenioux, Moulines & Gabrié, "Balanced Training of Energy-Based Models with Adaptive Flow
+        Sampling", ICML 2023 SPIGM workshop, arXiv 2306.00684.
+        Gabrié, Rotskoff & Vanden-Eijnden, "Adaptive Monte Carlo augmented with normalizing flows",
+        PNAS 2022, arXiv 2105.12603 (the forward-KL flow loss).
 
     Arguments:
-        energy: :math:`E_\theta`, ``(B, *event_shape) -> (B,)``.
+        energy: :math:`E_\theta`, ``(B, *event_shape) -> (B,)``, unconditional.
         sampler: produces negatives via ``generate(target, flow, n)``.
         flow: the density initializer :math:`q_\alpha`.
         forward_kl_weight, data_weight, n_reverse, negatives, n_snis, model, alpha, n_negatives: see
             :class:`NFMLEObjectiveConfig`.
 
-    Metrics: ``energy/pos``, ``energy/neg``, ``cd_gap``, ``flow/fwd_nll`` (:math:`L_{\rm fwd}`),
-    ``flow/reverse`` (:math:`L_{\rm rev}`), ``flow/data_nll``, ``snis/ess`` and the sampler's stats under
-    ``sampler/`` (``global_acceptance``: the IMH acceptance rate, the flow-quality diagnostic).
+    Examples:
+        >>> import torch
+        >>> from ebmcore import Batch
+        >>> from ebmcore.components.energies import MLPEnergy
+        >>> from ebmcore_nfmle import FlowMCMCSampler, NFMLEObjective, RealNVPFlow
+        >>> energy = MLPEnergy((2,), hidden=(16,))
+        >>> flow = RealNVPFlow((2,), n_layers=2, hidden=(16,))
+        >>> sampler = FlowMCMCSampler((2,), n_rounds=1, local_steps=2, n_chains=8)
+        >>> objective = NFMLEObjective(energy, sampler, flow)
+        >>> out = objective(Batch(torch.randn(8, 2)), 0)
+        >>> sorted(out.losses), sorted(objective.parameter_groups())
+        (['energy', 'flow'], ['energy', 'flow'])
+        >>> sorted(k for k in out.metrics if not k.startswith("sampler/"))
+        ['cd_gap', 'energy/neg', 'energy/pos', 'flow/fwd_nll', 'flow/reverse']
+        >>> torch.allclose(out.metrics["cd_gap"], out.metrics["energy/pos"] - out.metrics["energy/neg"])
+        True
+
+        The tilted model :math:`p \propto q\,e^{-E}` samples and evaluates :math:`E - \log q`:
+
+        >>> tilted = NFMLEObjective(energy, sampler, flow, model="tilted")
+        >>> x = torch.randn(3, 2)
+        >>> torch.allclose(tilted.model_energy()(x), energy(x) - flow.log_prob(x))
+        True
     """
 
     def __init__(

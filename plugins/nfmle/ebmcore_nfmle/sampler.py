@@ -70,11 +70,29 @@ def imh_step(
     Arguments:
         energy: target energy, ``(B, *event_shape) -> (B,)``.
         proposal: a density initializer (``sample_with_log_prob``, ``log_prob``).
-        x: current states ``(B, *event_shape)``; e_x, lq_x: their energies and proposal log-densities ``(B,)``.
+        x: current states ``(B, *event_shape)``.
+        e_x, lq_x: their energies and proposal log-densities, each ``(B,)``.
+        cond: conditions passed to the energy and the proposal, each ``(B,)``; ``None``: none.
 
     Returns:
         ``(x, e_x, lq_x, accepted)``: new states and caches, and the ``(B,)`` boolean acceptance mask.
         One energy evaluation per chain (the proposals).
+
+    Examples:
+        When the proposal is the target itself every importance weight :math:`e^{-E}/q` is the same, so
+        every proposal is accepted:
+
+        >>> import torch
+        >>> from ebmcore.components.initializers import GaussianInitializer
+        >>> from ebmcore_nfmle import imh_step
+        >>> energy = lambda x: 0.5 * x.pow(2).sum(1)  # N(0, I), up to a constant
+        >>> proposal = GaussianInitializer((2,))
+        >>> x = torch.full((6, 2), 5.0)  # chains stuck far out
+        >>> x, e_x, lq_x, accepted = imh_step(energy, proposal, x, energy(x), proposal.log_prob(x))
+        >>> accepted
+        tensor([True, True, True, True, True, True])
+        >>> torch.allclose(e_x, energy(x)), torch.allclose(lq_x, proposal.log_prob(x))  # caches follow
+        (True, True)
     """
     n = x.shape[0]
     y, lq_y = proposal.sample_with_log_prob(n, cond)
@@ -102,9 +120,34 @@ def isir_step(
 ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
     r"""One i-SIR step per chain: :math:`M` proposals plus the current state, one kept :math:`\propto w`.
 
-    Returns ``(x, e_x, lq_x, moved, ess)``: new states and caches, the ``(B,)`` mask of chains that moved
-    to a proposal, and the mean normalised effective sample size :math:`(\sum w)^2 / ((M+1)\sum w^2)` of
-    the :math:`M+1` weights. :math:`M` energy evaluations per chain.
+    Each chain draws its own ``n_proposals`` candidates; the importance weight is
+    :math:`w = e^{-E}/q`. Conditions are not supported (a ``TypeError`` is raised).
+
+    Arguments:
+        energy: target energy, ``(B, *event_shape) -> (B,)``.
+        proposal: a density initializer (``sample_with_log_prob``, ``log_prob``).
+        x: current states ``(B, *event_shape)``.
+        e_x, lq_x: their energies and proposal log-densities, each ``(B,)``.
+        n_proposals: proposals :math:`M` per chain.
+        cond: must be empty or ``None``.
+
+    Returns:
+        ``(x, e_x, lq_x, moved, ess)``: new states and caches, the ``(B,)`` mask of chains that moved
+        to a proposal, and the mean normalised effective sample size :math:`(\sum w)^2 / ((M+1)\sum w^2)` of
+        the :math:`M+1` weights (a 0-d tensor). :math:`M` energy evaluations per chain.
+
+    Examples:
+        >>> import torch
+        >>> from ebmcore.components.initializers import GaussianInitializer
+        >>> from ebmcore_nfmle import isir_step
+        >>> energy = lambda x: 0.5 * x.pow(2).sum(1)
+        >>> proposal = GaussianInitializer((2,))
+        >>> x = proposal.init(6)
+        >>> x, e_x, lq_x, moved, ess = isir_step(energy, proposal, x, energy(x), proposal.log_prob(x), 4)
+        >>> tuple(x.shape), tuple(moved.shape), moved.dtype
+        ((6, 2), (6,), torch.bool)
+        >>> round(float(ess), 4)  # an exact proposal: equal weights, full ESS
+        1.0
     """
     if cond:
         raise TypeError("isir_step does not support conditions (proposals are shared across a chain's candidates)")
@@ -137,6 +180,18 @@ class FlowMCMCSamplerConfig(SamplerConfig):
         adapt_rate: MALA's log-step gain.
         persistent: keep ``n_chains`` chains across training calls.
         n_chains: number of persistent chains (must be at least the negatives asked for per step).
+
+    Examples:
+        >>> from ebmcore_nfmle import FlowMCMCSampler, FlowMCMCSamplerConfig
+        >>> cfg = FlowMCMCSamplerConfig(global_kernel="isir", n_proposals=4, n_chains=16)
+        >>> cfg.local_kernel, cfg.local_steps, cfg.persistent
+        ('mala', 5, True)
+        >>> FlowMCMCSampler((2,), **cfg.as_kwargs()).extra_repr()
+        "n_rounds=2, global_kernel='isir', local_steps=5, persistent=True, n_chains=16"
+        >>> FlowMCMCSamplerConfig(target_acceptance=1.0)
+        Traceback (most recent call last):
+        ...
+        ValueError: 'target_acceptance' must be < 1: 1.0
     """
 
     n_rounds: int = attrs.field(default=2, validator=v.ge(1))
@@ -162,20 +217,41 @@ class FlowMCMCSampler(Sampler):
     (required unless ``global_kernel='none'``) and, in train mode with ``persistent``, continues the
     persistent chains and returns ``n`` of them.
 
-    Reference: Grenioux, Moulines & Gabrié, arXiv 2306.00684; Gabrié et al., PNAS 2022.
+    Both return a :class:`~ebmcore.abstract.SampleResult` with ``x`` ``(n, *event_shape)`` detached and stats
+    ``global_acceptance`` (fraction of chains moved by global steps, averaged over rounds),
+    ``local_acceptance`` and ``step_size`` (MALA), ``ess`` (i-SIR), as device tensors.
+    ``n_energy_evals``/``n_grad_evals`` count per chain: forward passes (cache refresh, proposals,
+    and those inside gradient evaluations) and input-gradient evaluations.
+
+    References:
+        Grenioux, Moulines & Gabrié, "Balanced Training of Energy-Based Models with Adaptive Flow
+        Sampling", ICML 2023 SPIGM workshop, arXiv 2306.00684.
+        Gabrié, Rotskoff & Vanden-Eijnden, "Adaptive Monte Carlo augmented with normalizing flows",
+        PNAS 2022, arXiv 2105.12603.
 
     Arguments:
         event_shape: shape of one state (for the persistent-chain buffer).
-        n_rounds, global_kernel, n_proposals, local_kernel, local_steps, step_size, target_acceptance,
-        adapt_rate, persistent, n_chains: see :class:`FlowMCMCSamplerConfig`.
+        n_rounds, global_kernel, n_proposals, local_kernel, local_steps: see :class:`FlowMCMCSamplerConfig`.
+        step_size, target_acceptance, adapt_rate, persistent, n_chains: see :class:`FlowMCMCSamplerConfig`.
         device, dtype: of the chain buffer and MALA's step-size buffer.
 
-    Returns (of ``sample``/``generate``):
-        :class:`~ebmcore.abstract.SampleResult` with ``x`` ``(n, *event_shape)`` detached and stats
-        ``global_acceptance`` (fraction of chains moved by global steps, averaged over rounds),
-        ``local_acceptance`` and ``step_size`` (MALA), ``ess`` (i-SIR), as device tensors.
-        ``n_energy_evals``/``n_grad_evals`` count per chain: forward passes (cache refresh, proposals,
-        and those inside gradient evaluations) and input-gradient evaluations.
+    Examples:
+        >>> import torch
+        >>> from ebmcore.components.initializers import GaussianInitializer
+        >>> from ebmcore_nfmle import FlowMCMCSampler
+        >>> energy = lambda x: 0.5 * x.pow(2).sum(1)
+        >>> proposal = GaussianInitializer((2,))  # exact here: every IMH move is accepted
+        >>> sampler = FlowMCMCSampler((2,), n_rounds=2, local_steps=3, n_chains=16)
+        >>> out = sampler.generate(energy, proposal, 8)  # train mode: advances the persistent chains
+        >>> tuple(out.x.shape), bool(sampler.chains_ready), float(out.stats["global_acceptance"])
+        ((8, 2), True, 1.0)
+        >>> sorted(out.stats)
+        ['global_acceptance', 'local_acceptance', 'step_size']
+        >>> out.n_energy_evals, out.n_grad_evals  # 2 rounds of (cache, proposals, 4 MALA forwards/gradients)
+        (12, 8)
+        >>> _ = sampler.eval()
+        >>> tuple(sampler.generate(energy, proposal, 4).x.shape)  # fresh chains from the proposal
+        (4, 2)
     """
 
     chains: Tensor

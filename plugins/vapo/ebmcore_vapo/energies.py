@@ -71,8 +71,26 @@ Activation = Literal["silu", "swish", "softplus", "elu", "gelu", "tanh", "leaky_
 
 @runtime_checkable
 class HasPotential(Protocol):
-    r"""An energy that exposes VAPO's potential: ``potential(x, t, **cond) -> (B,)``, velocity
-    :math:`+\nabla_x\Phi`. ``x``: ``(B, *event_shape)``, ``t``: ``(B,)``."""
+    r"""An energy that exposes VAPO's potential: ``potential(x, t, **cond) -> (B,)``, velocity :math:`+\nabla_x\Phi`.
+
+    ``x``: ``(B, *event_shape)``, ``t``: ``(B,)``. A runtime-checkable protocol: the objective, the sampler
+    and :func:`potential_of` / :func:`velocity_of` test for it with ``isinstance`` and use the potential
+    directly; other energies are converted through the path.
+
+    Examples:
+        >>> import torch
+        >>> from ebmcore.components.energies import MLPEnergy
+        >>> from ebmcore_vapo import HasPotential, VAPOMLPEnergy
+        >>> isinstance(VAPOMLPEnergy((2,), hidden=(16,)), HasPotential)
+        True
+        >>> isinstance(MLPEnergy((2,), hidden=(16,)), HasPotential)
+        False
+        >>> class Quadratic:
+        ...     def potential(self, x, t, **cond):
+        ...         return 0.5 * x.pow(2).sum(1)
+        >>> isinstance(Quadratic(), HasPotential)
+        True
+    """
 
     def potential(self, x: Tensor, t: Tensor, **cond: Tensor) -> Tensor: ...
 
@@ -100,6 +118,27 @@ def potential_of(
     :math:`E_t = -\log\bar\rho_t`, converted with :meth:`PathSchedule.potential_from_energy`
     (linear path: :math:`\Phi = (\lVert x\rVert^2/2 - (1-t)E)/t`); it gets ``t`` only if it declares
     ``"t"`` in its ``conditions`` (a time-independent energy is then used at every ``t``).
+
+    Arguments:
+        energy: a :class:`HasPotential` energy or any energy callable ``(B, *event_shape) -> (B,)``.
+        x: states ``(B, *event_shape)``.
+        t: times ``(B,)``.
+        cond: extra conditions of the energy, each ``(B,)`` (a ``"t"`` entry is ignored); ``None``: none.
+        path: the probability path of the conversion.
+
+    Returns:
+        The potential ``(B,)``.
+
+    Examples:
+        The standard normal energy :math:`\lVert x\rVert^2/2` has the potential :math:`\lVert x\rVert^2/2`
+        on the linear path, at every ``t``:
+
+        >>> import torch
+        >>> from ebmcore_vapo import LinearPath, potential_of
+        >>> x, t = torch.randn(4, 2), torch.full((4,), 0.3)
+        >>> phi = potential_of(lambda x: 0.5 * x.pow(2).sum(1), x, t, path=LinearPath())
+        >>> tuple(phi.shape), torch.allclose(phi, 0.5 * x.pow(2).sum(1))
+        ((4,), True)
     """
     cond = {k: val for k, val in (cond or {}).items() if k != "t"}
     if isinstance(energy, HasPotential):
@@ -116,6 +155,32 @@ def velocity_of(
     :class:`HasPotential`: :math:`v = \nabla_x\Phi(x, t)`. Otherwise the probability-flow velocity of the
     path given the score :math:`-\nabla_x E_t`: :math:`v = (\mu' x - \sigma W\nabla_x E_t)/\mu`
     (linear path: :math:`(x - (1-t)\nabla_x E_t)/t`).
+
+    Arguments:
+        energy: a :class:`HasPotential` energy or any energy callable ``(B, *event_shape) -> (B,)``.
+        x: states ``(B, *event_shape)``.
+        t: times ``(B,)``.
+        cond: extra conditions of the energy, each ``(B,)`` (a ``"t"`` entry is ignored); ``None``: none.
+        path: the probability path (used only for energies without a potential).
+
+    Returns:
+        The velocity ``(B, *event_shape)``, detached.
+
+    Examples:
+        >>> import torch
+        >>> from ebmcore_vapo import LinearPath, VAPOUNetEnergy, velocity_of
+        >>> x, t = torch.randn(4, 2), torch.full((4,), 0.3)
+        >>> v = velocity_of(lambda x: 0.5 * x.pow(2).sum(1), x, t, path=LinearPath())
+        >>> torch.allclose(v, x)  # (x - (1 - t) x) / t
+        True
+
+        A zero-initialised UNet potential is :math:`\lVert x\rVert^2/2`, whose gradient is ``x``:
+
+        >>> unet = VAPOUNetEnergy((1, 4, 4), channels=(8,))
+        >>> x = torch.randn(2, 1, 4, 4)
+        >>> v = velocity_of(unet, x, torch.full((2,), 0.5), path=LinearPath())
+        >>> tuple(v.shape), torch.allclose(v, x), v.requires_grad
+        ((2, 1, 4, 4), True, False)
     """
     cond = {k: val for k, val in (cond or {}).items() if k != "t"}
     with torch.enable_grad():
@@ -179,6 +244,23 @@ class VAPOMLPEnergyConfig(EnergyConfig):
         zero_init_output: zero the output layer (:math:`\Phi = 0` at init).
         path: probability path used by the energy read-out (must match the objective's).
         readout_t: time of the energy read-out when ``forward`` gets no ``t``.
+
+    Examples:
+        >>> from ebmcore_vapo import VAPOMLPEnergy, VAPOMLPEnergyConfig
+        >>> cfg = VAPOMLPEnergyConfig(hidden=(16, 16), fourier_dim=8)
+        >>> cfg.activation, cfg.path, cfg.readout_t
+        ('silu', 'linear', 0.9)
+        >>> energy = VAPOMLPEnergy((2,), **cfg.as_kwargs())
+        >>> len(energy.freqs)
+        4
+        >>> VAPOMLPEnergyConfig(fourier_dim=3)
+        Traceback (most recent call last):
+        ...
+        ValueError: 'fourier_dim' must be even, got 3
+        >>> VAPOMLPEnergyConfig(readout_t=1.0)
+        Traceback (most recent call last):
+        ...
+        ValueError: 'readout_t' must lie in (0, 1), got 1.0
     """
 
     hidden: tuple[int, ...] = attrs.field(default=(256, 256, 256), validator=[v.min_len(1), _all_positive])
@@ -196,8 +278,18 @@ class VAPOMLPEnergyConfig(EnergyConfig):
 
 
 class VAPOMLPEnergy(_PotentialEnergy):
-    r"""MLP potential :math:`\Phi_\theta(x, t) = \mathrm{MLP}([\mathrm{flatten}(x), \sin(\omega t), \cos(\omega t)])`
-    (method notes A.9), with the energy read-out of :mod:`ebmcore_vapo.energies`.
+    r"""MLP potential :math:`\Phi_\theta(x, t) = \mathrm{MLP}([\mathrm{flatten}(x), \sin(\omega t), \cos(\omega t)])`.
+
+    As in the method notes (A.9), with the energy read-out of :mod:`ebmcore_vapo.energies`.
+    ``potential(x, t)``: ``x`` ``(B, *event_shape)``, ``t`` ``(B,)`` (or a scalar) -> ``(B,)``.
+    ``forward(x, t=None)``: energies ``(B,)``; ``t`` defaults to ``readout_t``.
+
+    References:
+        Loo, Adeline, Pal, Baskaran, Ting, Phan, "Variational Potential Flow: A Novel Probabilistic Framework
+        for Energy-Based Generative Modelling", arXiv 2407.15238; "Learning Energy-Based Generative Models
+        via Potential Flow: A Variational Principle Approach to Probability Density Homotopy Matching",
+        TMLR 2025, arXiv 2504.16262. Tancik et al., "Fourier Features Let Networks Learn High Frequency
+        Functions in Low Dimensional Domains", arXiv 2006.10739.
 
     Arguments:
         event_shape: shape of one sample (inputs are flattened, so ``(D,)`` and ``(1, 8, 8)`` both work).
@@ -205,8 +297,20 @@ class VAPOMLPEnergy(_PotentialEnergy):
             :class:`VAPOMLPEnergyConfig`.
         device, dtype: where and in what precision to build.
 
-    ``potential(x, t)``: ``x`` ``(B, *event_shape)``, ``t`` ``(B,)`` (or a scalar) -> ``(B,)``.
-    ``forward(x, t=None)``: energies ``(B,)``; ``t`` defaults to ``readout_t``.
+    Examples:
+        >>> import torch
+        >>> from ebmcore_vapo import VAPOMLPEnergy
+        >>> energy = VAPOMLPEnergy((2,), hidden=(16, 16), fourier_dim=8)
+        >>> x, t = torch.randn(4, 2), torch.rand(4)
+        >>> tuple(energy.potential(x, t).shape), tuple(energy(x).shape), tuple(energy(x, t=t).shape)
+        ((4,), (4,), (4,))
+
+        With a zero output layer :math:`\Phi = 0`, and the linear read-out at :math:`t = 0.9` is
+        :math:`E = (\lVert x\rVert^2/2)/(1 - 0.9) = 5\lVert x\rVert^2`:
+
+        >>> zero = VAPOMLPEnergy((2,), hidden=(16,), zero_init_output=True)
+        >>> torch.allclose(zero(x), 5 * x.pow(2).sum(1))
+        True
     """
 
     def __init__(
@@ -315,6 +419,18 @@ class VAPOUNetEnergyConfig(EnergyConfig):
         zero_init: zero the last convolution, so :math:`U = 0`, :math:`\Phi = \lVert x\rVert^2/2` and
             :math:`\nabla\Phi = x` at initialisation (the official code's choice).
         path, readout_t: energy read-out, as in :class:`VAPOMLPEnergyConfig`.
+
+    Examples:
+        >>> from ebmcore_vapo import VAPOUNetEnergy, VAPOUNetEnergyConfig
+        >>> cfg = VAPOUNetEnergyConfig(channels=(8, 16), groups=4)
+        >>> cfg.num_res_blocks, cfg.zero_init, cfg.readout_t
+        (1, True, 0.9)
+        >>> VAPOUNetEnergy((1, 8, 8), **cfg.as_kwargs()).event_shape
+        (1, 8, 8)
+        >>> VAPOUNetEnergyConfig(dropout=1.0)
+        Traceback (most recent call last):
+        ...
+        ValueError: 'dropout' must be < 1: 1.0
     """
 
     channels: tuple[int, ...] = attrs.field(default=(32, 64), validator=[v.min_len(1), _all_positive])
@@ -327,13 +443,22 @@ class VAPOUNetEnergyConfig(EnergyConfig):
 
 
 class VAPOUNetEnergy(_PotentialEnergy):
-    r"""Autoencoder potential of the official VAPO code,
+    r"""Autoencoder potential of the official VAPO code, :math:`\Phi_\theta = \tfrac12\lVert x - U_\theta\rVert^2`.
+
     :math:`\Phi_\theta(x, t) = \tfrac12\lVert x - U_\theta(x, t)\rVert^2` summed over pixels, with
     :math:`U_\theta` a small UNet (no attention): conv-in, per level ``num_res_blocks`` residual blocks
     (GroupNorm, SiLU, scale-shift FiLM of a sinusoidal embedding of the raw ``t`` followed by a 2-layer
     MLP) and a stride-2 downsampling convolution, two middle blocks, a mirrored
     decoder with skip concatenations and nearest-neighbour upsampling, then GroupNorm-SiLU-conv-out
-    (zero-initialised by default).
+    (zero-initialised by default). ``potential(x, t)``: ``x`` ``(B, C, H, W)``, ``t`` ``(B,)`` -> ``(B,)``.
+    ``forward(x, t=None)``: energy read-out ``(B,)``.
+
+    References:
+        Loo et al., "Learning Energy-Based Generative Models via Potential Flow: A Variational Principle
+        Approach to Probability Density Homotopy Matching", TMLR 2025, arXiv 2504.16262 (code
+        github.com/ljun0004/VAPO, ``models/unet.py``); Loo et al., "Variational Potential Flow",
+        arXiv 2407.15238. Dhariwal & Nichol, "Diffusion Models Beat GANs on Image Synthesis",
+        arXiv 2105.05233 (the UNet blocks).
 
     Arguments:
         event_shape: ``(C, H, W)``, ``H`` and ``W`` divisible by ``2^(len(channels)-1)``.
@@ -341,8 +466,21 @@ class VAPOUNetEnergy(_PotentialEnergy):
             :class:`VAPOUNetEnergyConfig`.
         device, dtype: where and in what precision to build.
 
-    ``potential(x, t)``: ``x`` ``(B, C, H, W)``, ``t`` ``(B,)`` -> ``(B,)``. ``forward(x, t=None)``:
-    energy read-out ``(B,)``.
+    Examples:
+        >>> import torch
+        >>> from ebmcore_vapo import VAPOUNetEnergy
+        >>> energy = VAPOUNetEnergy((1, 8, 8), channels=(8, 16), groups=4)
+        >>> x, t = torch.randn(2, 1, 8, 8), torch.rand(2)
+        >>> phi = energy.potential(x, t)
+        >>> tuple(phi.shape), tuple(energy(x).shape)
+        ((2,), (2,))
+
+        At initialisation :math:`U = 0`, so :math:`\Phi = \lVert x\rVert^2/2` and the read-out at
+        :math:`t = 0.9` is :math:`(\lVert x\rVert^2/2 - 0.9\,\Phi)/0.1 = \lVert x\rVert^2/2`:
+
+        >>> half_sq = 0.5 * x.flatten(1).pow(2).sum(1)
+        >>> torch.allclose(phi, half_sq), torch.allclose(energy(x), half_sq, rtol=1e-4)
+        (True, True)
     """
 
     def __init__(

@@ -55,7 +55,35 @@ class PathSchedule(abc.ABC):
 
     All methods take ``t`` as a tensor ``(B,)`` (or 0-d) and return tensors of the same shape, except the
     ``(B, *event_shape)`` helpers. Subclasses implement :meth:`mu`, :meth:`sigma`, :meth:`dmu`,
-    :meth:`dsigma`.
+    :meth:`dsigma`; the Wronskian, the conditional velocity and time-score and the potential/energy
+    conversions follow from them.
+
+    Examples:
+        A quadratic schedule :math:`\mu = t^2`, :math:`\sigma = 1 - t^2`, defined by its four methods:
+
+        >>> import torch
+        >>> from ebmcore_vapo import PathSchedule
+        >>> class QuadraticPath(PathSchedule):
+        ...     name = "quadratic"
+        ...     def mu(self, t): return t**2
+        ...     def sigma(self, t): return 1 - t**2
+        ...     def dmu(self, t): return 2 * t
+        ...     def dsigma(self, t): return -2 * t
+        >>> path = QuadraticPath()
+        >>> t = torch.tensor([0.25, 0.5])
+        >>> path.wronskian(t)  # mu' sigma - sigma' mu = 2t
+        tensor([0.5000, 1.0000])
+        >>> xbar, eps = torch.ones(2, 3), torch.zeros(2, 3)
+        >>> x_t, u_t = path.interpolate(xbar, eps, t)
+        >>> x_t[:, 0], u_t[:, 0]
+        (tensor([0.0625, 0.2500]), tensor([0.5000, 1.0000]))
+
+        Energy and potential are converted exactly, one into the other:
+
+        >>> e, sq = torch.tensor([1.0, -2.0]), torch.tensor([3.0, 0.5])
+        >>> phi = path.potential_from_energy(e, sq, t)
+        >>> torch.allclose(path.energy_from_potential(phi, sq, t), e)
+        True
     """
 
     name: str
@@ -119,8 +147,28 @@ class PathSchedule(abc.ABC):
 
 
 class LinearPath(PathSchedule):
-    r"""The linear ("fmot", rectified-flow) path of the official VAPO code: :math:`\mu = t`,
-    :math:`\sigma = 1 - t`, :math:`u = \bar x - \varepsilon`."""
+    r"""The linear ("fmot", rectified-flow) path of the official VAPO code: :math:`\mu = t`, :math:`\sigma = 1 - t`.
+
+    Its conditional velocity is :math:`u = \bar x - \varepsilon` and its Wronskian is 1.
+
+    References:
+        Loo et al., "Learning Energy-Based Generative Models via Potential Flow", arXiv 2504.16262 (official
+        code ljun0004/VAPO, ``scheduling='fmot'``); Liu et al., "Flow Straight and Fast", arXiv 2209.03003.
+
+    Examples:
+        >>> import torch
+        >>> from ebmcore_vapo import LinearPath
+        >>> path = LinearPath()
+        >>> xbar, eps = torch.randn(4, 2), torch.randn(4, 2)
+        >>> t = torch.tensor([0.0, 0.25, 0.5, 1.0])
+        >>> x_t, u_t = path.interpolate(xbar, eps, t)
+        >>> torch.allclose(x_t, t[:, None] * xbar + (1 - t[:, None]) * eps), torch.allclose(u_t, xbar - eps)
+        (True, True)
+        >>> torch.equal(x_t[0], eps[0]), torch.equal(x_t[-1], xbar[-1])  # prior at t = 0, data at t = 1
+        (True, True)
+        >>> path.wronskian(t)
+        tensor([1., 1., 1., 1.])
+    """
 
     name = "linear"
 
@@ -141,9 +189,28 @@ class LinearPath(PathSchedule):
 
 
 class CosinePath(PathSchedule):
-    r"""The trigonometric (variance-preserving) path :math:`\mu = \sin(\pi t/2)`,
-    :math:`\sigma = \cos(\pi t/2)`, :math:`W = \pi/2`. Not used by the official code; offered for
-    comparison."""
+    r"""The trigonometric (variance-preserving) path :math:`\mu = \sin(\pi t/2)`, :math:`\sigma = \cos(\pi t/2)`.
+
+    Its Wronskian is :math:`W = \pi/2` and :math:`\mu^2 + \sigma^2 = 1`, so a unit-variance data set keeps
+    unit variance along the path. Not used by the official code; offered for comparison.
+
+    References:
+        Albergo & Vanden-Eijnden, "Building Normalizing Flows with Stochastic Interpolants", arXiv 2209.15571.
+
+    Examples:
+        >>> import torch
+        >>> from ebmcore_vapo import CosinePath
+        >>> path = CosinePath()
+        >>> t = torch.linspace(0, 1, 5)
+        >>> torch.allclose(path.mu(t) ** 2 + path.sigma(t) ** 2, torch.ones(5))
+        True
+        >>> path.mu(torch.tensor([0.0, 1.0])), path.wronskian(t[:2])
+        (tensor([0., 1.]), tensor([1.5708, 1.5708]))
+        >>> xbar, eps = torch.randn(5, 3), torch.randn(5, 3)
+        >>> x_t, u_t = path.interpolate(xbar, eps, t)
+        >>> tuple(x_t.shape), tuple(path.scaled_time_score(xbar, eps, t).shape)
+        ((5, 3), (5,))
+    """
 
     name = "cosine"
 
@@ -168,7 +235,25 @@ PATHS: dict[str, type[PathSchedule]] = {"linear": LinearPath, "cosine": CosinePa
 
 
 def get_path(name: str) -> PathSchedule:
-    """The schedule registered under ``name`` (``linear`` or ``cosine``)."""
+    """The schedule registered under ``name`` (``linear`` or ``cosine``).
+
+    Arguments:
+        name: a key of ``PATHS``: ``"linear"`` (the official VAPO path) or ``"cosine"``.
+
+    Returns:
+        A new :class:`PathSchedule` instance.
+
+    Examples:
+        >>> from ebmcore_vapo import LinearPath, get_path
+        >>> get_path("cosine")
+        CosinePath()
+        >>> isinstance(get_path("linear"), LinearPath)
+        True
+        >>> get_path("quadratic")
+        Traceback (most recent call last):
+        ...
+        ValueError: unknown VAPO path 'quadratic'; available: ['cosine', 'linear']
+    """
     try:
         return PATHS[name]()
     except KeyError:
