@@ -381,7 +381,8 @@ def _format_exception(exc: BaseException, type_: Any) -> str:
     if isinstance(exc, KeyError):
         return "required field missing"
     if isinstance(exc, (ValueError, TypeError)) and type(exc) in (ValueError, TypeError):
-        msg = str(exc)
+        # attrs' in_ validator raises ValueError(message, attribute, options, value): keep the message only
+        msg = exc.args[0] if len(exc.args) > 1 and isinstance(exc.args[0], str) else str(exc)
         if msg and not msg.startswith("Unsupported type"):
             return msg
     return cattrs.v.format_exception(exc, type_)

@@ -129,3 +129,24 @@ def test_fixed_choices_types_and_validators_name_the_field(ebm_regs):
     assert "'betas' must each be in [0, 1), got [0.9, 1.5] @ $.trainer.optimizer.betas" in text
     text = "\n".join(_errors(dict(BASE, sampler={"name": "langevin", "step_size": -1}), ebm_regs))
     assert "'step_size' must be > 0: -1.0 @ $.sampler.step_size" in text
+
+
+def test_an_in_validator_error_is_one_line_with_the_choices(ebm_host, register_plugin):
+    """attrs' ``in_`` validator puts the attribute object into its exception; the message must not."""
+    import attrs
+    from attrs import validators as v
+
+    from ebmcore import ObjectiveConfig, hookimpl
+
+    @attrs.frozen(kw_only=True)
+    class ModeConfig(ObjectiveConfig):
+        mode: str = attrs.field(default="a", validator=v.in_(("a", "b")))
+
+    class ModePlugin:
+        @hookimpl
+        def ebmcore_register_objectives(self, registry):
+            registry.add("moded", ModeConfig, lambda cfg, ctx: None)
+
+    register_plugin(ModePlugin(), name="moded")
+    lines = _errors({**BASE, "objective": {"name": "moded", "mode": "x"}}, ebm_host.registries())
+    assert lines == ["'mode' must be in ('a', 'b') (got 'x') @ $.objective.mode"]
