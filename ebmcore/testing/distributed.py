@@ -9,9 +9,11 @@ three gradient sets agree, whatever path its loss takes to the weights (∇x E i
 from __future__ import annotations
 
 import copy
+import os
 import pathlib
 import socket
 import tempfile
+import time
 from typing import Any
 
 import torch
@@ -24,6 +26,50 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def _spawn(worker: Any, args: tuple[Any, ...], world_size: int, out: str) -> None:
+    """Run ``worker(rank, world_size, port, *args)`` in ``world_size`` spawned processes.
+
+    gloo occasionally aborts a process in C++ while the process group is torn down ("terminate called
+    without an active exception"), after all work is done. Each worker writes ``done-<rank>`` once it has
+    written its results and passed the final barrier; a signal death after every rank has done so is that
+    teardown abort, and the results stand. A death before that is retried once on a fresh port; a Python
+    exception in a worker is never retried.
+    """
+    for attempt in range(2):
+        for stale in pathlib.Path(out).glob("done-*"):
+            stale.unlink()
+        try:
+            mp.start_processes(worker, args=(world_size, _free_port(), *args), nprocs=world_size, join=True,
+                               start_method="spawn")
+            return
+        except mp.ProcessExitedException:
+            if all((pathlib.Path(out) / f"done-{r}").exists() for r in range(world_size)):
+                return
+            if attempt == 1:
+                raise
+
+
+def _mark_done(out: str, rank: int) -> None:
+    (pathlib.Path(out) / f"done-{rank}").touch()
+
+
+def _abort_worker(rank: int, world_size: int, port: int, out: str, after_done: bool) -> None:
+    """For the tests of :func:`_spawn`: die by SIGABRT, after or before marking the work done."""
+    root = pathlib.Path(out)
+    (root / f"started-{rank}-{os.getpid()}").touch()
+    deadline = time.monotonic() + 60
+
+    def wait_for(pattern: str) -> None:  # until every rank of this attempt got here
+        while len(list(root.glob(pattern))) % world_size and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+    wait_for("started-*")
+    if after_done:  # as after the final barrier: every rank has marked its work done before anyone dies
+        _mark_done(out, rank)
+        wait_for("done-*")
+    os.abort()
 
 
 def _one_step_grads(cfg: dict[str, Any], run_dir: pathlib.Path, rank: int) -> dict[str, torch.Tensor]:
@@ -52,6 +98,7 @@ def _worker(rank: int, world_size: int, port: int, cfg: dict[str, Any], out: str
         grads = _one_step_grads(cfg, pathlib.Path(out) / f"rank{rank}", rank)
         save_file({k: v.contiguous() for k, v in grads.items()}, str(pathlib.Path(out) / f"grads-{rank}.safetensors"))
         dist.barrier()  # nobody tears down gloo while another rank still talks
+        _mark_done(out, rank)
     finally:
         dist.destroy_process_group()
 
@@ -96,8 +143,7 @@ def check_gradient_averaging(config: dict[str, Any], world_size: int = 2) -> tup
     trainer["optimizer"] = {**trainer.get("optimizer", {}), "grad_clip": None}
     trainer["groups"] = {g: {**o, "grad_clip": None} for g, o in trainer.get("groups", {}).items()}
     with tempfile.TemporaryDirectory() as tmp:
-        mp.start_processes(_worker, args=(world_size, _free_port(), cfg, tmp), nprocs=world_size, join=True,
-                           start_method="spawn")
+        _spawn(_worker, (cfg, tmp), world_size, tmp)
         ranks = [load_file(str(pathlib.Path(tmp) / f"grads-{r}.safetensors")) for r in range(world_size)]
         per_rank = [_one_step_grads(cfg, pathlib.Path(tmp) / f"ref{r}", r) for r in range(world_size)]
     names = set().union(*per_rank)
@@ -140,6 +186,7 @@ def _resume_worker(rank: int, world_size: int, port: int, cfg: dict[str, Any], o
             state = {k: v.detach().contiguous().clone() for k, v in trainer.exp.state_dict().items()}
             save_file(state, str(root / f"{name}-{rank}.safetensors"))
         dist.barrier()
+        _mark_done(out, rank)
     finally:
         dist.destroy_process_group()
 
@@ -179,7 +226,6 @@ def check_resume_exact(config: dict[str, Any], *, crash_at: int, world_size: int
     cfg = copy.deepcopy(config)
     cfg["device"] = "cpu"
     with tempfile.TemporaryDirectory() as tmp:
-        mp.start_processes(_resume_worker, args=(world_size, _free_port(), cfg, tmp, crash_at), nprocs=world_size,
-                           join=True, start_method="spawn")
+        _spawn(_resume_worker, (cfg, tmp, crash_at), world_size, tmp)
         return [(load_file(str(pathlib.Path(tmp) / f"full-{r}.safetensors")),
                  load_file(str(pathlib.Path(tmp) / f"resumed-{r}.safetensors"))) for r in range(world_size)]
