@@ -28,6 +28,7 @@ References:
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Literal
 
@@ -93,11 +94,11 @@ def _langevin_update(
         else:
             scale = (clip_grad / (g.flatten(1).norm(dim=1) + 1e-12)).clamp(max=1.0)
             g = g * _bcast(scale, g)
-    x = torch.add(x, g, alpha=-eta)
+    x = torch.add(x, g, alpha=-eta)  # the one new tensor of the step; the rest updates it in place
     if noise is not None:
-        x = torch.add(x, noise, alpha=sigma)
+        x.add_(noise, alpha=sigma)
     if clamp is not None:
-        x = x.clamp(*clamp)
+        x.clamp_(*clamp)
     return x
 
 
@@ -131,7 +132,6 @@ class _Steps:
 
     def __init__(self, compiled: bool = False) -> None:
         wrap = (lambda f: torch.compile(f, dynamic=False)) if compiled else (lambda f: f)
-        self.compiled = compiled
         self.langevin_update = wrap(_langevin_update)
         self.mala_propose = wrap(_mala_propose)
         self.mala_log_alpha = wrap(_mala_log_alpha)
@@ -142,7 +142,10 @@ class _Steps:
 _EAGER = _Steps()
 
 
-# --- unadjusted Langevin -----------------------------------------------------------------------------
+@functools.cache
+def _compiled_steps() -> _Steps:
+    """The compiled step functions, made once and shared (dynamo caches per function anyway)."""
+    return _Steps(compiled=True)
 
 
 class _SteppedSampler(Sampler):
@@ -158,9 +161,10 @@ class _SteppedSampler(Sampler):
         and matches it up to floating-point reassociation. The first calls are slow while graphs compile;
         each new batch shape compiles again.
         """
-        self._steps = _Steps(compiled=True)
+        self._steps = _compiled_steps()
 
 
+# --- unadjusted Langevin -----------------------------------------------------------------------------
 
 
 @attrs.frozen(kw_only=True)
