@@ -34,6 +34,7 @@ __all__ = [
     "NULL_LABEL",
     "Batch",
     "Cond",
+    "DataLevelEnergy",
     "DensityInitializer",
     "Energy",
     "EnergyFn",
@@ -339,6 +340,43 @@ class TiltedEnergy(nn.Module):
         if cond:
             raise TypeError(f"a tilted energy is unconditional; got condition(s) {sorted(cond)}")
         return self.energy(x) - self.density.log_prob(x)
+
+
+class DataLevelEnergy(nn.Module):
+    r"""A time-conditioned energy that defaults to its data level: :math:`E(x, t_	ext{data})` when no ``t``.
+
+    Diffusion-style methods (CDRL, DCD's time-dependent mode) train one energy over noise levels
+    :math:`t`, with the data at :math:`t = 0`. Their objectives return this from
+    :meth:`Objective.model_energy`, so evaluation and pictures, which call the model's energy without
+    conditions, see the data level, while samplers that walk the levels (and pass ``t`` themselves) reach
+    every level: ``conditions`` are the wrapped energy's. An energy whose data level is not a fixed ``t``
+    (VAPO's read-out) needs no wrapper. Held as a module, so :func:`sampling_mode` on it reaches the energy.
+
+    Arguments:
+        energy: the time-conditioned energy, ``(B, *event_shape), t: (B,) -> (B,)``.
+        t_data: the data level's ``t``.
+
+    Examples:
+        >>> import torch
+        >>> from ebmcore import DataLevelEnergy
+        >>> energy = lambda x, t: x.pow(2).sum(1) * (1 + t)
+        >>> model = DataLevelEnergy(energy, t_data=0.0)
+        >>> x = torch.ones(3, 2)
+        >>> model(x).tolist(), model(x, t=torch.ones(3)).tolist()  # the data level, or the level asked for
+        ([2.0, 2.0, 2.0], [4.0, 4.0, 4.0])
+    """
+
+    def __init__(self, energy: Energy | EnergyFn, t_data: float = 0.0) -> None:
+        super().__init__()
+        self.energy = energy
+        self.t_data = float(t_data)
+        self.event_shape = getattr(energy, "event_shape", None)
+        self.conditions: frozenset[str] = frozenset(getattr(energy, "conditions", ("t",)))
+
+    def forward(self, x: Tensor, **cond: Tensor) -> Tensor:
+        if "t" not in cond:
+            cond = {**cond, "t": x.new_full((x.shape[0],), self.t_data)}
+        return self.energy(x, **cond)
 
 
 @runtime_checkable

@@ -98,7 +98,7 @@ def average_gradients(params: list[nn.Parameter]) -> None:
     parameters in the same order.
 
     Arguments:
-        params: the group's parameters, after the backward pass.
+        params: the parameters of every group stepped now, after the backward pass (one call per step).
 
     Examples:
         In a single process (world size 1) the gradients are left as they are:
@@ -126,7 +126,7 @@ def average_gradients(params: list[nn.Parameter]) -> None:
     offset = 0
     for p in used:
         n = p.numel()
-        p.grad = flat[offset:offset + n].view_as(p).clone()
+        p.grad = flat[offset:offset + n].view_as(p)  # views of one buffer: the next backward starts from None
         offset += n
 
 

@@ -20,8 +20,9 @@ __all__ = ["energy_on_grid", "plot_samples", "save_sample_plot"]
 def energy_on_grid(energy: EnergyFn, box: float = 6.0, n: int = 200) -> tuple[Tensor, Tensor, Tensor]:
     """A 2-D energy evaluated on the grid ``[-box, box]²``, for contour plots.
 
-    Evaluated on the energy's own device/dtype in chunks, in sampling mode (no gradients). A
-    noise-conditioned energy (one that takes ``t``) is drawn at ``t = 0``, the data level.
+    Evaluated on the energy's own device/dtype in chunks, in sampling mode (no gradients), called without
+    conditions: pass the model's energy (``Experiment.model_energy``), which for noise-conditioned methods is
+    a :class:`~ebmcore.DataLevelEnergy` at the data level.
 
     Arguments:
         energy: ``(B, 2) -> (B,)`` energy (an :class:`~ebmcore.Energy` or any callable).
@@ -45,13 +46,8 @@ def energy_on_grid(energy: EnergyFn, box: float = 6.0, n: int = 200) -> tuple[Te
     grid = torch.stack([xx.reshape(-1), yy.reshape(-1)], 1)
     from ebmcore.abstract import sampling_mode
 
-    def at_data_level(chunk: Tensor) -> Tensor:
-        if "t" in getattr(energy, "conditions", ()):
-            return energy(chunk, t=chunk.new_zeros(chunk.shape[0]))
-        return energy(chunk)
-
     with torch.no_grad(), sampling_mode(energy if isinstance(energy, torch.nn.Module) else None):
-        e = torch.cat([at_data_level(chunk) for chunk in grid.split(10000)]).reshape(n, n).float().cpu()
+        e = torch.cat([energy(chunk) for chunk in grid.split(10000)]).reshape(n, n).float().cpu()
     return xx.float().cpu(), yy.float().cpu(), e
 
 

@@ -485,9 +485,8 @@ class Trainer:
         trainable = {g: [p for p in self.groups[g].params if p.requires_grad] for g in names}
         for i, gname in enumerate(names):
             torch.autograd.backward(losses[gname], inputs=trainable[gname], retain_graph=i < len(names) - 1)
-        if self.world_size > 1:  # the mean gradient over ranks, whatever path reached the weights
-            for gname in names:
-                distributed.average_gradients(trainable[gname])
+        if self.world_size > 1:  # the mean gradient over ranks, whatever path reached the weights (groups share
+            distributed.average_gradients([p for g in names for p in trainable[g]])  # no parameter: one call)
         norms = {}
         for gname in names:
             group = self.groups[gname]
@@ -513,13 +512,11 @@ class Trainer:
         if distributed.all_ranks_true(ok, self.device):  # one rank's NaN stops (or rolls back) every rank
             return
         if ok:  # another rank diverged: report it from here too
-            for g in self.groups.values():
-                for p in g.params:
-                    p.grad = None
-            raise TrainingDiverged(self.step + 1, "another rank", math.nan, self.last_checkpoint)
-        bad = int((~finite).nonzero()[0, 0])
-        quantity, tensor = named[bad][0], named[bad][1].detach().float().flatten()
-        value = float(tensor[~torch.isfinite(tensor)][0])
+            quantity, value = "another rank", math.nan
+        else:
+            bad = int((~finite).nonzero()[0, 0])
+            quantity, tensor = named[bad][0], named[bad][1].detach().float().flatten()
+            value = float(tensor[~torch.isfinite(tensor)][0])
         for g in self.groups.values():  # drop the bad gradients; the update is not applied
             for p in g.params:
                 p.grad = None

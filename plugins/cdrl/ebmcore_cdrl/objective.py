@@ -26,7 +26,10 @@ import torch
 from attrs import validators as v
 from torch import Tensor, nn
 
-from ebmcore import NULL_LABEL, Batch, BuildContext, Energy, Initializer, Objective, ObjectiveConfig, ObjectiveOutput, Parts, StateInitializer, sampling_mode
+from ebmcore import (
+    NULL_LABEL, Batch, BuildContext, DataLevelEnergy, Energy, Initializer, Objective, ObjectiveConfig, ObjectiveOutput,
+    Parts, StateInitializer, sampling_mode,
+)
 from ebmcore_cdrl.schedule import CosineSchedule, recovery_langevin
 
 __all__ = ["CDRLObjective", "CDRLObjectiveConfig", "build_cdrl_objective", "noisy_pair"]
@@ -160,12 +163,17 @@ class CDRLObjective(Objective):
                  init_weight: float = 1.0, p_uncond: float = 0.0) -> None:
         super().__init__()
         self.parts = Parts(energy, None, initializer)
+        self._data_level = Parts(DataLevelEnergy(energy, t_data=0.0))  # pictures: E(x, t=0); kept out of sub-modules
         self.schedule = CosineSchedule(n_levels, logsnr_min=logsnr_min, logsnr_max=logsnr_max,
                                        step_const=step_const, c_mode=c_mode)
         self.learn_init = (use_initializer and isinstance(initializer, StateInitializer)
                            and any(p.requires_grad for p in initializer.parameters()))
         self.n_steps, self.variance_reduction, self.level_weights = int(n_steps), bool(variance_reduction), bool(level_weights)
         self.init_weight, self.p_uncond = float(init_weight), float(p_uncond)
+
+    def model_energy(self) -> nn.Module:
+        """The energy at the data level, ``E(x, t=0)`` unless a level's ``t`` is given (the sampler gives it)."""
+        return self._data_level.energy  # type: ignore[return-value]
 
     def forward(self, batch: Batch, step: int) -> ObjectiveOutput:
         energy, init = self.parts.energy, self.parts.initializer

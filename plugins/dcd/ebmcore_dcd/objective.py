@@ -47,7 +47,10 @@ import torch
 from attrs import validators as v
 from torch import Tensor, nn
 
-from ebmcore import Batch, BuildContext, Energy, Objective, ObjectiveConfig, ObjectiveOutput, Parts, energy_and_grad, sampling_mode
+from ebmcore import (
+    Batch, BuildContext, DataLevelEnergy, Energy, Objective, ObjectiveConfig, ObjectiveOutput, Parts, energy_and_grad,
+    sampling_mode,
+)
 from ebmcore_dcd.diffusion import VPSchedule, diffuse, posterior_langevin
 
 __all__ = ["DCDObjective", "DCDObjectiveConfig", "MAX_ULA_STEP_FRAC", "build_dcd"]
@@ -121,18 +124,6 @@ def _check_settings(estimator: str, step_frac: float, metropolis: bool, time_dep
         raise ValueError("the time-dependent mode supports estimator 'langevin' or 'snis', not 'expansion'")
 
 
-class _AtDataLevel(nn.Module):
-    """:math:`E(x, t=0)`: the time-dependent energy at the data level, the model's density on data space."""
-
-    def __init__(self, energy: Energy) -> None:
-        super().__init__()
-        self.energy = energy
-        self.conditions: frozenset[str] = frozenset()
-
-    def forward(self, x: Tensor, **cond: Tensor) -> Tensor:
-        return self.energy(x, t=x.new_zeros(x.shape[0]), **cond)
-
-
 class DCDObjective(Objective):
     r"""DCD training of an energy (group ``energy``); see the module docstring for the estimators.
 
@@ -202,7 +193,7 @@ class DCDObjective(Objective):
         self.alpha = float(alpha)
         self.schedule = VPSchedule(n_levels) if time_dependent else None
         # time mode: the data-level energy E(x, 0) is the model's density (kept outside the sub-modules)
-        self._data_level = Parts(_AtDataLevel(energy)) if time_dependent else None
+        self._data_level = Parts(DataLevelEnergy(energy, t_data=0.0)) if time_dependent else None
 
     def model_energy(self) -> nn.Module | None:
         return None if self._data_level is None else self._data_level.energy  # type: ignore[return-value]

@@ -210,3 +210,25 @@ def test_a_time_dependent_run_is_evaluated_at_the_data_level(regs, tmp_path):
     Trainer(exp, tmp_path / "run", regs=regs, progress=False).fit()
     m = evaluate(exp, 200, seed=1)
     assert math.isfinite(m["nll_grid"]) and math.isfinite(m["mmd2"])
+
+
+def test_time_mode_generation_walks_the_levels_while_evaluation_sees_the_data_level(regs):
+    """The model energy defaults to t = 0 only when no level is given: the recovery sampler still passes each
+    level's t (a regression: generation once ran every level at t = 0)."""
+    from ebmcore.evaluation import generate
+
+    cfg = copy.deepcopy(RECIPES["dcd-8gaussians"][0])
+    cfg["energy"] = {"name": "mlp", "hidden": [16], "time_conditioned": True}
+    cfg["objective"] = {"name": "dcd", "time_dependent": True, "n_levels": 3, "estimator": "langevin", "n_steps": 2}
+    cfg["sampler"] = {"name": "recovery", "n_levels": 3, "n_steps": 1}
+    cfg.update(device="cpu")
+    exp = build(structure_config(cfg, regs), regs=regs)
+    seen = []
+    forward = exp.energy.forward
+    exp.energy.forward = lambda x, **cond: (seen.append(float(cond["t"][0])), forward(x, **cond))[1]
+    generate(exp, 8, seed=0)
+    level_times = sorted(set(seen))
+    assert len(level_times) == 3 and level_times[0] == 0.0 and level_times[-1] > 0
+    seen.clear()
+    exp.model_energy(torch.zeros(4, 2))
+    assert seen == [0.0]
