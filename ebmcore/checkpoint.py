@@ -43,6 +43,7 @@ __all__ = [
     "load_rank_state",
     "save_checkpoint",
     "save_rank_state",
+    "step_dir",
 ]
 
 LATEST = "latest"
@@ -151,6 +152,34 @@ class Checkpoint:
         return int(self.trainer_state.get("step", 0))
 
 
+def step_dir(checkpoints_dir: str | pathlib.Path, step: int) -> pathlib.Path:
+    """The directory of step ``step``'s checkpoint under ``checkpoints_dir``: ``step-<step:07d>``.
+
+    Arguments:
+        checkpoints_dir: a run's ``checkpoints`` directory.
+        step: the global step.
+
+    Returns:
+        The path (not created).
+
+    Examples:
+        >>> from ebmcore.checkpoint import step_dir
+        >>> step_dir("runs/x/checkpoints", 42).name
+        'step-0000042'
+    """
+    return pathlib.Path(checkpoints_dir) / f"step-{step:07d}"
+
+
+def _write_tensors(path: pathlib.Path, state: dict[str, Tensor]) -> None:
+    atomic_write(path, st_save(_tensors_for_safetensors(state)))
+
+
+def _write_torch(path: pathlib.Path, obj: Any) -> None:
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    atomic_write(path, buf.getvalue())
+
+
 def save_checkpoint(
     checkpoints_dir: str | pathlib.Path,
     *,
@@ -190,18 +219,16 @@ def save_checkpoint(
         step-0000003
     """
     root = pathlib.Path(checkpoints_dir)
-    target = root / f"step-{step:07d}"
+    target = step_dir(root, step)
     target.mkdir(parents=True, exist_ok=True)
     for stale in target.glob(".tmp-*"):
         stale.unlink()
-    atomic_write(target / "model.safetensors", st_save(_tensors_for_safetensors(model_state)))
+    _write_tensors(target / "model.safetensors", model_state)
     if ema_state:
-        atomic_write(target / "ema.safetensors", st_save(_tensors_for_safetensors(ema_state)))
+        _write_tensors(target / "ema.safetensors", ema_state)
     elif (target / "ema.safetensors").exists():
         (target / "ema.safetensors").unlink()
-    buf = io.BytesIO()
-    torch.save(trainer_state, buf)
-    atomic_write(target / "trainer_state.pt", buf.getvalue())
+    _write_torch(target / "trainer_state.pt", trainer_state)
     atomic_write(target / "config.json", json.dumps(config, indent=2, sort_keys=True).encode())
     atomic_write(root / LATEST, f"{target.name}\n".encode())
     return target
@@ -459,10 +486,8 @@ def save_rank_state(step_dir: str | pathlib.Path, rank: int, model_state: dict[s
     """
     target = pathlib.Path(step_dir)
     target.mkdir(parents=True, exist_ok=True)
-    atomic_write(target / f"rank-{rank}.safetensors", st_save(_tensors_for_safetensors(model_state)))
-    buf = io.BytesIO()
-    torch.save({"rng": rng}, buf)
-    atomic_write(target / f"rank-{rank}.pt", buf.getvalue())
+    _write_tensors(target / f"rank-{rank}.safetensors", model_state)
+    _write_torch(target / f"rank-{rank}.pt", {"rng": rng})
 
 
 def load_rank_state(step_dir: str | pathlib.Path, rank: int) -> tuple[dict[str, Tensor], dict[str, Any]] | None:
@@ -488,5 +513,4 @@ def load_rank_state(step_dir: str | pathlib.Path, rank: int) -> tuple[dict[str, 
     tensors, extra = target / f"rank-{rank}.safetensors", target / f"rank-{rank}.pt"
     if not (tensors.is_file() and extra.is_file()):
         return None
-    state = dict(st_load(tensors.read_bytes()))
-    return state, torch.load(extra, map_location="cpu", weights_only=True)["rng"]
+    return st_load(tensors.read_bytes()), torch.load(extra, map_location="cpu", weights_only=True)["rng"]

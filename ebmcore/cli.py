@@ -181,9 +181,9 @@ def train(
             click.echo(f"training {source} on {trainer.device}{ranks} for {cfg.trainer.steps} steps -> {run_dir}")
     trainer.fit()
     if trainer.world_size > 1:
-        import torch.distributed as dist
+        from ebmcore.distributed import shutdown
 
-        dist.destroy_process_group()
+        shutdown()
         if trainer.rank != 0:  # rank 0 reports and evaluates, alone
             return
     click.echo(f"checkpoint: {trainer.last_checkpoint}")

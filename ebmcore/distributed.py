@@ -24,7 +24,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-__all__ = ["all_ranks_true", "average_gradients", "barrier", "init_from_env", "rank_seed", "world"]
+__all__ = ["all_ranks_true", "average_gradients", "barrier", "init_from_env", "rank_seed", "shutdown", "world"]
 
 
 def world() -> tuple[int, int]:
@@ -165,6 +165,19 @@ def barrier() -> None:
     """
     if world()[1] > 1:
         dist.barrier()
+
+
+def shutdown() -> None:
+    """Leave the process group (after the last collective); a no-op in a single process.
+
+    Examples:
+        >>> from ebmcore.distributed import shutdown, world
+        >>> shutdown()  # world size 1: nothing to leave
+        >>> world()
+        (0, 1)
+    """
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def broadcast_parameters(module: nn.Module) -> None:

@@ -48,6 +48,7 @@ PUBLIC_MODULES: tuple[str, ...] = (
     "ebmcore.public",
     "ebmcore.testing.contract",
     "ebmcore.testing.docstrings",
+    "ebmcore.testing.resume",
     "ebmcore.testing.distributed",
     "ebmcore.trainer",
 )

@@ -29,11 +29,14 @@ from ebmcore.abstract import Batch
 from ebmcore.build import Experiment, build, resolve_device
 from ebmcore.checkpoint import (
     Checkpoint,
+    check_components_installed,
+    component_provenance,
     load_checkpoint,
     load_model_state,
     load_rank_state,
     save_checkpoint,
     save_rank_state,
+    step_dir,
 )
 from ebmcore.config import OptimizerConfig, apply_overrides, RunConfig, structure_config, unstructure_config
 from ebmcore.ema import EMA
@@ -283,8 +286,6 @@ class Trainer:
 
         ``overrides`` (``dotted.path=value``) change the stored config, e.g. ``trainer.steps=4000``.
         """
-        from ebmcore.checkpoint import check_components_installed
-
         ckpt = load_checkpoint(path)
         run = apply_overrides(ckpt.config["run"], overrides)
         check_components_installed(ckpt, run, regs)
@@ -296,10 +297,13 @@ class Trainer:
         return trainer
 
     def load_state(self, ckpt: Checkpoint) -> None:
-        model_state, rng = ckpt.model_state, ckpt.trainer_state["rng"]
         own = load_rank_state(ckpt.path, self.rank) if self.rank > 0 else None
         if own is not None:  # this rank's chains, buffers and RNG
             model_state, rng = own
+        elif self.rank > 0:  # a single-process checkpoint: rank 0's state, this rank's own seed
+            model_state, rng = ckpt.model_state, _rank_rng(self.cfg.seed, self.rank)
+        else:
+            model_state, rng = ckpt.model_state, ckpt.trainer_state["rng"]
         load_model_state(self.exp, {k: v.to(self.device) for k, v in model_state.items()}, ckpt)
         state = ckpt.trainer_state
         for gname, group in self.groups.items():
@@ -314,7 +318,7 @@ class Trainer:
         self.step = int(state["step"])
         self.lr_scale = float(state.get("lr_scale", 1.0))
         self.rollbacks = int(state.get("rollbacks", 0))
-        _set_rng_state(rng if own is not None or self.rank == 0 else _rank_rng(self.cfg.seed, self.rank))
+        _set_rng_state(rng)
         self.last_checkpoint = ckpt.path
 
     def ema_state(self) -> dict[str, Tensor]:
@@ -336,7 +340,8 @@ class Trainer:
     def save(self) -> pathlib.Path:
         """Write a checkpoint of the current state; refuses (raises :class:`TrainingDiverged`) when any
         weight or floating buffer is non-finite, so a checkpoint on disk is always finite."""
-        floats = [t for t in self.exp.state_dict().values() if t.is_floating_point()]
+        model_state = self.exp.state_dict()
+        floats = [t for t in model_state.values() if t.is_floating_point()]
         finite = not floats or bool(torch.stack([torch.isfinite(t).all() for t in floats]).all())
         if not distributed.all_ranks_true(finite, self.device):
             raise TrainingDiverged(self.step, "weights", float("nan"), self.last_checkpoint)
@@ -350,21 +355,21 @@ class Trainer:
             "lr_scale": self.lr_scale,
             "rollbacks": self.rollbacks,
         }
-        step_dir = self.run_dir / "checkpoints" / f"step-{self.step:07d}"
+        target = step_dir(self.run_dir / "checkpoints", self.step)
         if self.rank > 0:  # each other rank's own chains, buffers and RNG, before 'latest' moves
-            save_rank_state(step_dir, self.rank, self.exp.state_dict(), state["rng"])
+            save_rank_state(target, self.rank, model_state, state["rng"])
         distributed.barrier()
         if self.rank == 0:
             save_checkpoint(
                 self.run_dir / "checkpoints",
                 step=self.step,
-                model_state=self.exp.state_dict(),
+                model_state=model_state,
                 ema_state=self.ema_state() or None,
                 config=self.checkpoint_config(),
                 trainer_state=state,
             )
         distributed.barrier()
-        self.last_checkpoint = step_dir
+        self.last_checkpoint = target
         return self.last_checkpoint
 
     def checkpoint_config(self) -> dict[str, Any]:
@@ -373,8 +378,6 @@ class Trainer:
         plugins = {
             r.name: r.provenance.version for r in get_plugin_host().records.values() if r.status == "loaded"
         }
-        from ebmcore.checkpoint import component_provenance
-
         run = unstructure_config(self.cfg, self.regs)
         return {
             "run": run,

@@ -8,8 +8,8 @@ import copy
 import pytest
 import torch
 
-from ebmcore import build, registries, structure_config
-from ebmcore.trainer import Trainer
+from ebmcore import registries
+from ebmcore.testing.resume import crash_and_resume
 
 # recipe -> what makes its state more than weights
 RECIPES = {
@@ -34,22 +34,7 @@ def test_killed_and_resumed_method_run_is_bit_identical(recipe, tmp_path):
     regs = registries()
     if recipe not in regs.recipe:
         pytest.skip(f"recipe {recipe} not installed")
-    cfg = _small(regs.recipe.get(recipe).config)
-    full = Trainer(build(structure_config(cfg, regs), regs=regs), tmp_path / "full", regs=regs, progress=False)
-    full.fit()
-    part = Trainer(build(structure_config(cfg, regs), regs=regs), tmp_path / "part", regs=regs, progress=False)
-    forward = part.exp.objective.forward
-
-    def crash_at_step_6(batch, step):
-        if step == 6:
-            raise RuntimeError("simulated crash")
-        return forward(batch, step)
-
-    part.exp.objective.forward = crash_at_step_6
-    with pytest.raises(RuntimeError, match="simulated crash"):
-        part.fit()
-    del part
-    resumed = Trainer.resume(tmp_path / "part", regs=regs, progress=False)
+    full, resumed = crash_and_resume(_small(regs.recipe.get(recipe).config), tmp_path, regs=regs, crash_at=6)
     assert resumed.step == 4
     resumed.fit()
     a, b = full.exp.state_dict(), resumed.exp.state_dict()

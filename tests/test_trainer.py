@@ -11,6 +11,7 @@ from torch import nn
 
 from ebmcore import Batch, Objective, ObjectiveConfig, ObjectiveOutput, build, hookimpl, structure_config
 from ebmcore.checkpoint import CheckpointError, atomic_write, load_checkpoint
+from ebmcore.testing.resume import crash_and_resume
 from ebmcore.trainer import Trainer, TrainingDiverged
 
 SMALL = {
@@ -40,21 +41,8 @@ SAMPLERS = {
 @pytest.mark.parametrize("sampler", sorted(SAMPLERS))
 def test_interrupted_and_resumed_run_matches_uninterrupted(ebm_regs, tmp_path, sampler):
     data = dict(SMALL, sampler=SAMPLERS[sampler])
-    full = _trainer(ebm_regs, tmp_path / "full", data)
-    full.fit()
-    part = _trainer(ebm_regs, tmp_path / "part", data)
-    forward = part.exp.objective.forward
-
-    def crash_at_step_6(batch, step):
-        if step == 6:
-            raise RuntimeError("simulated crash")
-        return forward(batch, step)
-
-    part.exp.objective.forward = crash_at_step_6
-    with pytest.raises(RuntimeError, match="simulated crash"):
-        part.fit()  # dies during step 7; the latest checkpoint is step 4
-    del part
-    resumed = Trainer.resume(tmp_path / "part", regs=ebm_regs, progress=False)
+    # dies during step 7; the latest checkpoint is step 4
+    full, resumed = crash_and_resume(data, tmp_path, regs=ebm_regs, crash_at=6)
     assert resumed.step == 4
     resumed.fit()
     a, b = full.exp.state_dict(), resumed.exp.state_dict()

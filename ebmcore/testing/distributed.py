@@ -88,19 +88,25 @@ def _one_step_grads(cfg: dict[str, Any], run_dir: pathlib.Path, rank: int) -> di
     return {n: p.grad.detach().clone() for n, p in exp.named_parameters() if p.grad is not None}
 
 
-def _worker(rank: int, world_size: int, port: int, cfg: dict[str, Any], out: str) -> None:
+def _group_worker(rank: int, world_size: int, port: int, out: str, body: Any, *args: Any) -> None:
+    """Join a gloo group, run ``body(rank, out, *args)``, meet at a final barrier, mark done, leave."""
     import torch.distributed as dist
-    from safetensors.torch import save_file
 
     torch.set_num_threads(1)
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world_size)
     try:
-        grads = _one_step_grads(cfg, pathlib.Path(out) / f"rank{rank}", rank)
-        save_file({k: v.contiguous() for k, v in grads.items()}, str(pathlib.Path(out) / f"grads-{rank}.safetensors"))
+        body(rank, out, *args)
         dist.barrier()  # nobody tears down gloo while another rank still talks
         _mark_done(out, rank)
     finally:
         dist.destroy_process_group()
+
+
+def _grads_body(rank: int, out: str, cfg: dict[str, Any]) -> None:
+    from safetensors.torch import save_file
+
+    grads = _one_step_grads(cfg, pathlib.Path(out) / f"rank{rank}", rank)
+    save_file({k: v.contiguous() for k, v in grads.items()}, str(pathlib.Path(out) / f"grads-{rank}.safetensors"))
 
 
 def check_gradient_averaging(config: dict[str, Any], world_size: int = 2) -> tuple[list[dict[str, torch.Tensor]], dict[str, torch.Tensor]]:
@@ -143,52 +149,28 @@ def check_gradient_averaging(config: dict[str, Any], world_size: int = 2) -> tup
     trainer["optimizer"] = {**trainer.get("optimizer", {}), "grad_clip": None}
     trainer["groups"] = {g: {**o, "grad_clip": None} for g, o in trainer.get("groups", {}).items()}
     with tempfile.TemporaryDirectory() as tmp:
-        _spawn(_worker, (cfg, tmp), world_size, tmp)
+        _spawn(_group_worker, (tmp, _grads_body, cfg), world_size, tmp)
         ranks = [load_file(str(pathlib.Path(tmp) / f"grads-{r}.safetensors")) for r in range(world_size)]
         per_rank = [_one_step_grads(cfg, pathlib.Path(tmp) / f"ref{r}", r) for r in range(world_size)]
     names = set().union(*per_rank)
-    reference = {n: sum(g[n] if n in g else torch.zeros_like(next(h[n] for h in per_rank if n in h))
-                        for g in per_rank) / world_size for n in names}
+    reference = {n: sum(g[n] for g in per_rank if n in g) / world_size for n in names}  # absent: zero
     return ranks, reference
 
 
-def _resume_worker(rank: int, world_size: int, port: int, cfg: dict[str, Any], out: str, crash_at: int) -> None:
+def _resume_body(rank: int, out: str, cfg: dict[str, Any], crash_at: int) -> None:
     import torch.distributed as dist
     from safetensors.torch import save_file
 
-    from ebmcore import build, registries, structure_config
-    from ebmcore.trainer import Trainer
+    from ebmcore import registries
+    from ebmcore.testing.resume import crash_and_resume
 
-    torch.set_num_threads(1)
-    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world_size)
-    try:
-        regs = registries()
-        root = pathlib.Path(out)
-        full = Trainer(build(structure_config(cfg, regs), regs=regs), root / "full", regs=regs, progress=False)
-        full.fit()
-        part = Trainer(build(structure_config(cfg, regs), regs=regs), root / "part", regs=regs, progress=False)
-        forward = part.exp.objective.forward
-
-        def crash(batch: Any, step: int) -> Any:  # every rank dies at the same step, before any collective
-            if step == crash_at:
-                raise RuntimeError("simulated crash")
-            return forward(batch, step)
-
-        part.exp.objective.forward = crash  # type: ignore[method-assign]
-        try:
-            part.fit()
-        except RuntimeError:
-            pass
-        dist.barrier()
-        resumed = Trainer.resume(root / "part", regs=regs, progress=False)
-        resumed.fit()
-        for name, trainer in (("full", full), ("resumed", resumed)):
-            state = {k: v.detach().contiguous().clone() for k, v in trainer.exp.state_dict().items()}
-            save_file(state, str(root / f"{name}-{rank}.safetensors"))
-        dist.barrier()
-        _mark_done(out, rank)
-    finally:
-        dist.destroy_process_group()
+    root = pathlib.Path(out)
+    # every rank dies at the same step, before any collective, and waits for the others before resuming
+    full, resumed = crash_and_resume(cfg, root, regs=registries(), crash_at=crash_at, after_crash=dist.barrier)
+    resumed.fit()
+    for name, trainer in (("full", full), ("resumed", resumed)):
+        state = {k: v.detach().contiguous().clone() for k, v in trainer.exp.state_dict().items()}
+        save_file(state, str(root / f"{name}-{rank}.safetensors"))
 
 
 def check_resume_exact(config: dict[str, Any], *, crash_at: int, world_size: int = 2) -> list[tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]]:
@@ -226,6 +208,6 @@ def check_resume_exact(config: dict[str, Any], *, crash_at: int, world_size: int
     cfg = copy.deepcopy(config)
     cfg["device"] = "cpu"
     with tempfile.TemporaryDirectory() as tmp:
-        _spawn(_resume_worker, (cfg, tmp, crash_at), world_size, tmp)
+        _spawn(_group_worker, (tmp, _resume_body, cfg, crash_at), world_size, tmp)
         return [(load_file(str(pathlib.Path(tmp) / f"full-{r}.safetensors")),
                  load_file(str(pathlib.Path(tmp) / f"resumed-{r}.safetensors"))) for r in range(world_size)]

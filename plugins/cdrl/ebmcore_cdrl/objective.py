@@ -27,8 +27,18 @@ from attrs import validators as v
 from torch import Tensor, nn
 
 from ebmcore import (
-    NULL_LABEL, Batch, BuildContext, DataLevelEnergy, Energy, Initializer, Objective, ObjectiveConfig, ObjectiveOutput,
-    Parts, StateInitializer, sampling_mode,
+    NULL_LABEL,
+    Batch,
+    BuildContext,
+    DataLevelEnergy,
+    Energy,
+    Initializer,
+    Objective,
+    ObjectiveConfig,
+    ObjectiveOutput,
+    Parts,
+    StateInitializer,
+    sampling_mode,
 )
 from ebmcore_cdrl.schedule import CosineSchedule, recovery_langevin
 

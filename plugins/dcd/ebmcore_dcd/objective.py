@@ -48,7 +48,15 @@ from attrs import validators as v
 from torch import Tensor, nn
 
 from ebmcore import (
-    Batch, BuildContext, DataLevelEnergy, Energy, Objective, ObjectiveConfig, ObjectiveOutput, Parts, energy_and_grad,
+    Batch,
+    BuildContext,
+    DataLevelEnergy,
+    Energy,
+    Objective,
+    ObjectiveConfig,
+    ObjectiveOutput,
+    Parts,
+    energy_and_grad,
     sampling_mode,
 )
 from ebmcore_dcd.diffusion import VPSchedule, diffuse, posterior_langevin

@@ -23,6 +23,7 @@ from ebmcore import Batch, Energy, build, registries, structure_config
 from ebmcore.components.initializers import GaussianInitializer
 from ebmcore.metrics.grid import grid_mode_weights
 from ebmcore.testing.contract import check_component
+from ebmcore.testing.resume import crash_and_resume
 from ebmcore.trainer import Trainer
 
 torch.set_num_threads(1)
@@ -304,21 +305,8 @@ def test_nfmle_run_resumes_exactly(regs, tmp_path):
     cfg["sampler"]["n_chains"] = 32
     cfg["initializer"]["n_layers"] = 2
     cfg.update(device="cpu")
-    full = Trainer(build(structure_config(cfg, regs), regs=regs), tmp_path / "full", regs=regs, progress=False)
-    full.fit()
-    part = Trainer(build(structure_config(cfg, regs), regs=regs), tmp_path / "part", regs=regs, progress=False)
-    forward = part.exp.objective.forward
-
-    def crash_at_step_6(batch, step):
-        if step == 6:
-            raise RuntimeError("simulated crash")
-        return forward(batch, step)
-
-    part.exp.objective.forward = crash_at_step_6
-    with pytest.raises(RuntimeError, match="simulated crash"):
-        part.fit()  # the latest checkpoint is step 4; steps 5-6 are lost
-    del part
-    resumed = Trainer.resume(tmp_path / "part", regs=regs, progress=False)
+    # the latest checkpoint is step 4; steps 5-6 are lost
+    full, resumed = crash_and_resume(cfg, tmp_path, regs=regs, crash_at=6)
     assert resumed.step == 4
     resumed.fit()
     a, b = full.exp.state_dict(), resumed.exp.state_dict()
