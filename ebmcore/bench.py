@@ -32,6 +32,7 @@ import copy
 import json
 import math
 import pathlib
+import shutil
 import time
 import traceback
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -94,6 +95,10 @@ def _slug(name: str) -> str:
     return "".join(c.lower() if c.isalnum() else "-" for c in name).strip("-")
 
 
+def _kind(data_name: str | None) -> str:
+    return "image" if data_name in IMAGE_DATA else "points"
+
+
 def bench_plan(
     regs: Registries,
     *,
@@ -119,7 +124,7 @@ def bench_plan(
     for recipe in regs.recipe:
         if recipe.bench is None:
             continue
-        kind = "image" if recipe.config.get("data", {}).get("name") in IMAGE_DATA else "points"
+        kind = _kind(recipe.config.get("data", {}).get("name"))
         templates.setdefault(recipe.bench, {}).setdefault(kind, recipe.name)
     if methods is not None:
         wanted = {m.lower() for m in methods}
@@ -130,8 +135,7 @@ def bench_plan(
     cells = []
     for method in sorted(templates, key=lambda m: (m not in ("CD", "PCD"), m)):  # baselines first
         for ds in datasets:
-            kind = "image" if DATASETS[ds]["name"] in IMAGE_DATA else "points"
-            name = templates[method].get(kind)
+            name = templates[method].get(_kind(DATASETS[ds]["name"]))
             if name is None:
                 continue
             cfg = copy.deepcopy(dict(regs.recipe.get(name).config))
@@ -158,11 +162,9 @@ def run_cell(cell: BenchCell, run_dir: pathlib.Path, regs: Registries) -> dict[s
     """
     from safetensors.torch import save_file
 
-    from ebmcore.abstract import sampling_mode
     from ebmcore.build import build
     from ebmcore.config import structure_config
-    from ebmcore.evaluation import generate
-    from ebmcore.metrics import evaluate_samples
+    from ebmcore.evaluation import generate, score_samples
     from ebmcore.plotting import energy_on_grid
     from ebmcore.trainer import Trainer
 
@@ -184,9 +186,7 @@ def run_cell(cell: BenchCell, run_dir: pathlib.Path, regs: Registries) -> dict[s
             _sync(trainer.device)
             record["sample_s"] = time.perf_counter() - t0
             density = exp.objective.model_has_density
-            with torch.no_grad(), sampling_mode(exp.energy, exp.initializer):
-                metrics = evaluate_samples(exp.dataset, result.x.detach(), energy_fn=exp.model_energy if density else None,
-                                           generator=torch.Generator().manual_seed(cfg.seed + 1))
+            metrics = score_samples(exp, result.x, seed=cfg.seed + 1)
             tensors = {"samples": result.x.detach().float().cpu().contiguous()}
             if exp.dataset.kind != "image":
                 tensors["data"] = exp.dataset.x[:1500].float().cpu().contiguous()
@@ -242,8 +242,6 @@ def run_quality(
         else:
             log(f"[{i}/{len(cells)}] {cell.key}: training {cell.recipe} for {cell.config['trainer'].get('steps')} steps")
             if run_dir.exists():  # a fresh run: no checkpoints or metrics lines of an earlier one
-                import shutil
-
                 shutil.rmtree(run_dir)
             rec = run_cell(cell, run_dir, regs)
             log(f"    {_summary(rec)}")
@@ -251,8 +249,6 @@ def run_quality(
     (out / "quality.json").write_text(json.dumps(records, indent=2, default=_json_default))
     pictures = plot_methods(cells, out)
     if results is not None:  # the pictures travel with the markdown file: <results dir>/img/bench/<method>.png
-        import shutil
-
         img_dir = results.parent / "img" / "bench"
         img_dir.mkdir(parents=True, exist_ok=True)
         pictures = {m: pathlib.Path(shutil.copyfile(path, img_dir / path.name)) for m, path in pictures.items()}
@@ -390,14 +386,17 @@ def plot_methods(cells: Sequence[BenchCell], out: pathlib.Path) -> dict[str, pat
 def write_between_markers(path: pathlib.Path, text: str, *, begin: str = BEGIN, end: str = END) -> None:
     """Replace what lies between the markers ``begin`` and ``end`` (default :data:`BEGIN`/:data:`END`) in
     ``path``, appending both if absent; rewriting an unchanged block leaves the file byte-identical."""
+    from ebmcore.checkpoint import atomic_write
+
     body = path.read_text() if path.exists() else ""
+    atomic_write(path, replace_between_markers(body, text, begin=begin, end=end).encode())
+
+
+def replace_between_markers(body: str, text: str, *, begin: str = BEGIN, end: str = END) -> str:
+    """``body`` with ``text`` between the lines ``begin`` and ``end`` (both appended when absent)."""
     block = f"{begin}\n{text}{end}\n"
     if begin in body and end in body:
         head, rest = body.split(begin, 1)
         tail = rest.split(end, 1)[1].removeprefix("\n")  # the block ends with its own newline
-        body = head + block + tail
-    else:
-        body = body.rstrip("\n") + "\n\n" + block if body else block
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(body)
-    tmp.replace(path)
+        return head + block + tail
+    return body.rstrip("\n") + "\n\n" + block if body else block

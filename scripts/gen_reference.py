@@ -25,6 +25,8 @@ from typing import Any
 import attrs
 import click
 
+from ebmcore.bench import replace_between_markers
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 REF = ROOT / "docs" / "reference"
 ROLES = {"energy": "Energies", "sampler": "Samplers", "objective": "Objectives", "initializer": "Initializers",
@@ -170,7 +172,7 @@ def api_pages() -> dict[str, str]:
     return pages
 
 
-RECIPES_BEGIN, RECIPES_END = "<!-- gen_reference: recipes begin -->\n", "<!-- gen_reference: recipes end -->\n"
+RECIPES_BEGIN, RECIPES_END = "<!-- gen_reference: recipes begin -->", "<!-- gen_reference: recipes end -->"
 
 
 def method_pages() -> dict[pathlib.Path, str]:
@@ -193,10 +195,7 @@ def method_pages() -> dict[pathlib.Path, str]:
                 continue
             steps = r.config.get("trainer", {}).get("steps", "default")
             rows.append(f"| `{name}` | {(r.summary or '').replace('|', '/')} | {steps} | `ebm train {name}` |")
-        text = page.read_text()
-        head, rest = text.split(RECIPES_BEGIN, 1)
-        _, tail = rest.split(RECIPES_END, 1)
-        out[page] = head + RECIPES_BEGIN + "\n".join(rows) + "\n" + RECIPES_END + tail
+        out[page] = replace_between_markers(page.read_text(), "\n".join(rows) + "\n", begin=RECIPES_BEGIN, end=RECIPES_END)
     return out
 
 

@@ -127,31 +127,21 @@ def docstring_problems(obj: Any, *, needs_reference: bool = False) -> list[str]:
     if not summary.endswith((".", ".)", ":")):
         problems.append(f"the summary should be a sentence ending with a period: {summary[:60]!r}")
     sections = _sections(doc)
-    is_attrs = inspect.isclass(obj) and attrs.has(obj)
-    is_protocol = inspect.isclass(obj) and Protocol in getattr(obj, "__mro__", ())
+    label, titles = "Arguments", _ARG_SECTIONS
     if inspect.isclass(obj) and issubclass(obj, BaseException):
         params: list[str] = []
-    elif is_attrs:
+    elif inspect.isclass(obj) and attrs.has(obj):  # configs and results: their fields
         params = [f.name for f in attrs.fields(obj) if not f.name.startswith("_") and f.init]
-        documented = _documented_names(sections.get("Attributes", []))
-        for title in _ARG_SECTIONS:
-            documented |= _documented_names(sections.get(title, []))
-        missing = [p for p in params if p not in documented]
-        if missing:
-            problems.append(f"Attributes: undocumented {', '.join(missing)}")
-        params = []
+        label, titles = "Attributes", ("Attributes", *_ARG_SECTIONS)
     elif inspect.isclass(obj):
-        init = None if is_protocol else _own_init(obj)
+        init = None if Protocol in obj.__mro__ else _own_init(obj)
         params = _parameters(init) if init is not None else []
     else:
         params = _parameters(obj)
-    if params:
-        documented = set()
-        for title in _ARG_SECTIONS:
-            documented |= _documented_names(sections.get(title, []))
-        missing = [p for p in params if p not in documented and p.lstrip("*") not in documented]
-        if missing:
-            problems.append(f"Arguments: undocumented {', '.join(missing)}")
+    documented = set().union(*(_documented_names(sections.get(t, [])) for t in titles))
+    missing = [p for p in params if p not in documented and p.lstrip("*") not in documented]
+    if missing:
+        problems.append(f"{label}: undocumented {', '.join(missing)}")
     if inspect.isfunction(obj) and _returns_something(obj) and not any(t in sections for t in _RETURN_SECTIONS):
         problems.append("no Returns section")
     if not any(">>>" in "\n".join(sections.get(t, [])) for t in _EXAMPLE_SECTIONS):
