@@ -177,12 +177,21 @@ def compile_rows(device: torch.device, repeats: int, n_steps: int = 100) -> list
     return rows
 
 
-def _cd_config(device: torch.device, **extra: Any) -> Any:
+#: Overrides that keep a timed run from writing logs or checkpoints, or ending.
+_NO_IO = ("trainer.log_every=1000000", "trainer.checkpoint_every=0", "trainer.steps=1000000")
+
+
+def _recipe_config(recipe: str, device: torch.device, *overrides: str) -> tuple[Any, Any]:
+    """``(structured config, registries)`` of ``recipe`` on ``device`` with ``overrides``."""
     regs = registries()
-    overrides = [f"device={device.type}", "energy.hidden=[128, 128]", "sampler.n_steps=10", "trainer.optimizer.ema=null",
-                 "trainer.log_every=1000000", "trainer.checkpoint_every=0", "trainer.steps=1000000",
-                 "data.n_train=20000", *[f"{k}={v}" for k, v in extra.items()]]
-    return structure_config(apply_overrides(regs.recipe.get("cd-8gaussians").config, overrides), regs), regs
+    return structure_config(apply_overrides(regs.recipe.get(recipe).config, [f"device={device.type}", *overrides]),
+                            regs), regs
+
+
+def _cd_config(device: torch.device, **extra: Any) -> Any:
+    return _recipe_config("cd-8gaussians", device, "energy.hidden=[128, 128]", "sampler.n_steps=10",
+                          "trainer.optimizer.ema=null", *_NO_IO, "data.n_train=20000",
+                          *[f"{k}={v}" for k, v in extra.items()])
 
 
 def train_rows(device: torch.device, repeats: int, n_iter: int = 20) -> list[Row]:
@@ -231,7 +240,7 @@ def _train_rows(device: torch.device, repeats: int, n_iter: int, check_every: in
 
 def torchebm_rows(device: torch.device, repeats: int, n_steps: int = 100) -> tuple[list[Row], str]:
     try:
-        import torchebm  # noqa: F401
+        import torchebm
         from torchebm.core import BaseModel
         from torchebm.losses import ContrastiveDivergence
         from torchebm.samplers import HamiltonianMonteCarlo, LangevinDynamics
@@ -282,16 +291,11 @@ def torchebm_rows(device: torch.device, repeats: int, n_steps: int = 100) -> tup
         ours, ref = _paired(lambda: trainer.fit(until=trainer.step + n_iter), theirs, repeats, device, n_iter, n_iter)
     rows.append(Row("torchebm", "CD-10 iteration from data, MLP, batch 256", ours, ref, "< 1",
                     "Trainer.fit vs ContrastiveDivergence + Adam"))
-    import torchebm as t
-
-    return rows, f"TorchEBM {t.__version__}"
+    return rows, f"TorchEBM {torchebm.__version__}"
 
 
 def _iter_time(recipe: str, device: torch.device, repeats: int, n_iter: int, overrides: tuple[str, ...] = ()) -> float:
-    regs = registries()
-    ov = [f"device={device.type}", "trainer.log_every=1000000", "trainer.checkpoint_every=0", "trainer.steps=1000000",
-          *overrides]
-    cfg = structure_config(apply_overrides(regs.recipe.get(recipe).config, ov), regs)
+    cfg, regs = _recipe_config(recipe, device, *_NO_IO, *overrides)
     with tempfile.TemporaryDirectory() as tmp:
         trainer = Trainer(build(cfg, regs=regs), tmp, regs=regs, progress=False)
         return median_time(lambda: trainer.fit(until=trainer.step + n_iter), repeats, device, n_iter)
@@ -323,8 +327,7 @@ def method_rows(device: torch.device, repeats: int, n_iter: int = 10) -> list[Ro
 
 
 def _built(recipe: str, device: torch.device, *overrides: str) -> Any:
-    regs = registries()
-    cfg = structure_config(apply_overrides(regs.recipe.get(recipe).config, [f"device={device.type}", *overrides]), regs)
+    cfg, regs = _recipe_config(recipe, device, *overrides)
     return build(cfg, regs=regs)
 
 
@@ -349,10 +352,8 @@ def _vapo_rows(device: torch.device, repeats: int) -> list[Row]:
     from ebmcore.evaluation import generate
 
     with tempfile.TemporaryDirectory() as tmp:  # a briefly trained potential: NFE depends on the field
-        regs = registries()
-        cfg = structure_config(apply_overrides(regs.recipe.get("vapo-8gaussians").config, [
-            f"device={device.type}", "trainer.steps=300", "trainer.log_every=1000000", "trainer.checkpoint_every=0",
-            "sampler.method=dopri5", "sampler.rtol=1e-3", "sampler.atol=1e-3"]), regs)
+        cfg, regs = _recipe_config("vapo-8gaussians", device, *_NO_IO, "trainer.steps=300", "sampler.method=dopri5",
+                                   "sampler.rtol=1e-3", "sampler.atol=1e-3")
         trainer = Trainer(build(cfg, regs=regs), tmp, regs=regs, progress=False)
         trainer.fit()
         exp = trainer.exp
