@@ -114,3 +114,15 @@ def test_cli_lists_the_quick_plan():
     assert res.output.split() == ["cd/8gaussians", "cd-8gaussians", "steps=300", "cd/2modes", "cd-8gaussians", "steps=300"]
     bad = CliRunner().invoke(main, ["bench", "quality", "--data", "swirl", "--list"])
     assert bad.exit_code == 2 and "unknown benchmark data set" in bad.output
+
+
+def test_every_bench_tag_names_a_recipe_of_its_module():
+    """A misspelt BENCH key would silently leave a method out of the benchmark."""
+    import importlib
+
+    for module in ["ebmcore.components.recipes", *(f"ebmcore_{p}.recipes" for p in ("cdrl", "dcd", "gebm", "nfmle", "vapo"))]:
+        try:
+            recipes = importlib.import_module(module)
+        except ImportError:
+            continue
+        assert set(recipes.BENCH) <= set(recipes.RECIPES), f"{module}: {set(recipes.BENCH) - set(recipes.RECIPES)}"

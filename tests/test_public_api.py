@@ -4,6 +4,7 @@ class and function has a docstring in the project's format whose examples run.""
 from __future__ import annotations
 
 import ast
+import importlib
 import pathlib
 
 import pytest
@@ -17,28 +18,13 @@ PLUGIN_DIRS = sorted(p.parent for p in (ROOT / "plugins").glob("*/pyproject.toml
     p.parent for p in (ROOT / "examples").glob("*/pyproject.toml"))
 
 
-def _packages(plugin_dir: pathlib.Path) -> list[pathlib.Path]:
-    return [p.parent for p in plugin_dir.glob("**/__init__.py")
-            if p.parent.name.startswith("ebmcore_") and p.parent.parent.name != p.parent.name]
-
-
-def _top_packages() -> dict[str, pathlib.Path]:
-    tops = {}
-    for d in PLUGIN_DIRS:
-        for pkg in _packages(d):
-            if not (pkg.parent / "__init__.py").exists():
-                tops[pkg.name] = d
-    return tops
-
-
-PLUGIN_PACKAGES = _top_packages()
+#: import name -> the plugin's folder (the same rule as scripts/gen_reference.py's in_repo_plugins)
+PLUGIN_PACKAGES = {p.parent.name: d for d in PLUGIN_DIRS for p in d.glob("ebmcore_*/__init__.py")}
 
 
 def _import_problems(path: pathlib.Path, own: str) -> list[str]:
     """Imports in one file that leave the public API: private/unlisted core modules or names, another
     plugin's internals."""
-    import importlib
-
     problems = []
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
@@ -105,9 +91,8 @@ def _implements_a_paper(key: str, obj: object) -> bool:
 
 @pytest.mark.parametrize("key", sorted(PUBLIC))
 def test_public_docstrings_follow_the_format(key):
-    obj = PUBLIC[key]
-    assert not docstring_problems(obj, needs_reference=_implements_a_paper(key, obj)), (
-        f"{key}: " + "; ".join(docstring_problems(obj, needs_reference=_implements_a_paper(key, obj))))
+    problems = docstring_problems(PUBLIC[key], needs_reference=_implements_a_paper(key, PUBLIC[key]))
+    assert not problems, f"{key}: " + "; ".join(problems)
 
 
 @pytest.mark.parametrize("key", sorted(PUBLIC))

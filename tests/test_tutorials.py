@@ -18,24 +18,19 @@ TUTORIALS = sorted((DOCS / "tutorials").glob("*.md"))
 BLOCK = re.compile(r"^```(bash|python)\n(.*?)^```", flags=re.DOTALL | re.MULTILINE)
 
 
-def run_tutorial(path: pathlib.Path, workdir: pathlib.Path) -> dict:
-    """Run the page's blocks; returns the shared Python namespace."""
+def run_tutorial(path: pathlib.Path) -> dict:
+    """Run the page's blocks in the current directory; returns the shared Python namespace."""
     env = {**os.environ, "PATH": f"{pathlib.Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
            "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
     namespace: dict = {"__name__": "__tutorial__"}
-    old = os.getcwd()
-    os.chdir(workdir)
-    try:
-        for i, (lang, code) in enumerate(BLOCK.findall(path.read_text())):
-            where = f"{path.name} block {i + 1} ({lang})"
-            if lang == "bash":
-                proc = subprocess.run(["bash", "-euo", "pipefail", "-c", code], env=env, capture_output=True, text=True,
-                                      check=False)
-                assert proc.returncode == 0, f"{where} failed:\n{code}\n{proc.stdout}\n{proc.stderr}"
-            else:
-                exec(compile(code, where, "exec"), namespace)  # noqa: S102 - running the docs is the point
-    finally:
-        os.chdir(old)
+    for i, (lang, code) in enumerate(BLOCK.findall(path.read_text())):
+        where = f"{path.name} block {i + 1} ({lang})"
+        if lang == "bash":
+            proc = subprocess.run(["bash", "-euo", "pipefail", "-c", code], env=env, capture_output=True, text=True,
+                                  check=False)
+            assert proc.returncode == 0, f"{where} failed:\n{code}\n{proc.stdout}\n{proc.stderr}"
+        else:
+            exec(compile(code, where, "exec"), namespace)  # noqa: S102 - running the docs is the point
     return namespace
 
 
@@ -49,8 +44,9 @@ def test_every_tutorial_has_code_and_is_in_the_nav():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path", TUTORIALS, ids=[p.stem for p in TUTORIALS])
-def test_tutorial_runs(path, tmp_path):
-    ns = run_tutorial(path, tmp_path)
+def test_tutorial_runs(path, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # an empty directory, as for a reader starting out
+    ns = run_tutorial(path)
     check = ns.get("tutorial_checks")
     assert check is None or callable(check)
     if check is not None:
